@@ -1,0 +1,1 @@
+"""The database: typed models, engine/session lifecycle, and the database clock."""

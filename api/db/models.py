@@ -1,0 +1,129 @@
+"""Typed SQLAlchemy models: studies, trials, trial reports, regions, datasets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.db.base import Base, TimestampMixin, UTCDateTime
+
+TRIAL_STATES = ("queued", "running", "completed", "pruned", "failed", "cancelled")
+
+
+class Study(TimestampMixin, Base):
+    __tablename__ = "studies"
+    __mapper_args__ = {"eager_defaults": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    direction: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    seed: Mapped[int] = mapped_column(BigInteger)
+    # Trials created so far: the next trial number. Bumped under the study row's write lock.
+    trial_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Seconds without a report before a running trial is requeued; None: never (from config).
+    heartbeat_grace: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'completed', 'cancelled')", name="status"),
+        CheckConstraint("direction IN ('minimize', 'maximize')", name="direction"),
+    )
+
+
+class Region(TimestampMixin, Base):
+    """A box of the search space that a stage samples from (stage 0: the whole space)."""
+
+    __tablename__ = "regions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    stage: Mapped[int] = mapped_column(Integer)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), nullable=True)
+    bounds: Mapped[dict[str, Any]] = mapped_column(JSON)  # real units, per param
+    unit_bounds: Mapped[dict[str, Any]] = mapped_column(JSON)  # [lo, hi] in unit space
+    defining_trials: Mapped[list[int]] = mapped_column(JSON)  # trial ids that chose it
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_regions_study_stage", "study_id", "stage"),)
+
+
+class Trial(TimestampMixin, Base):
+    __tablename__ = "trials"
+    __mapper_args__ = {"eager_defaults": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    stage: Mapped[int] = mapped_column(Integer, default=0)
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    prune_reason: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    dispatch_count: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("study_id", "number"),
+        Index("ix_trials_study_state_value", "study_id", "state", "value"),
+        Index("ix_trials_state_heartbeat", "state", "heartbeat_at"),
+        CheckConstraint(
+            "state IN ('queued', 'running', 'completed', 'pruned', 'failed', 'cancelled')",
+            name="state",
+        ),
+    )
+
+
+class TrialReport(Base):
+    """An intermediate value of a trial, keyed by (trial, step)."""
+
+    __tablename__ = "trial_reports"
+
+    trial_id: Mapped[int] = mapped_column(
+        ForeignKey("trials.id", ondelete="CASCADE"), primary_key=True
+    )
+    step: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    value: Mapped[float] = mapped_column(Float)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_trial_reports_study_step", "study_id", "step"),)
+
+
+class Dataset(TimestampMixin, Base):
+    """A user-uploaded CSV dataset, stored by content hash with a version per name."""
+
+    __tablename__ = "datasets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    n_rows: Mapped[int] = mapped_column(Integer)
+    n_features: Mapped[int] = mapped_column(Integer)
+    classes: Mapped[list[Any]] = mapped_column(JSON)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (UniqueConstraint("name", "version"), Index("ix_datasets_sha256", "sha256"))

@@ -1,0 +1,32 @@
+"""Dependency aliases for the routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from api.services.dispatch import Dispatcher
+
+
+# Async on purpose: opening and closing a Session does no I/O worth a thread hop (the sync
+# route that uses it runs in the thread pool, where the queries happen).
+async def _write_session(request: Request) -> AsyncIterator[Session]:
+    with request.app.state.db.session() as session:
+        yield session
+
+
+async def _read_session(request: Request) -> AsyncIterator[Session]:
+    with request.app.state.db.read_session() as session:
+        yield session
+
+
+def _dispatcher(request: Request) -> Dispatcher:
+    return request.app.state.dispatcher
+
+
+SessionDep = Annotated[Session, Depends(_write_session)]
+ReadSessionDep = Annotated[Session, Depends(_read_session)]
+DispatcherDep = Annotated[Dispatcher, Depends(_dispatcher)]

@@ -1,0 +1,31 @@
+"""Domain errors the routes turn into 4xx answers. Every message names what it is about."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class NotFound(Exception):
+    """404: an unknown id."""
+
+    def __init__(self, what: str, id_: object) -> None:
+        super().__init__(f"{what} {id_} not found")
+
+
+class Conflict(Exception):
+    """409: a stale attempt or a state conflict."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class FieldError(Exception):
+    """422 raised after schema validation (checks that need the whole body or the database).
+
+    ``loc`` is the path of the offending field within the body, e.g. ("space", "lr", "high").
+    """
+
+    def __init__(self, loc: Sequence[str | int], message: str) -> None:
+        super().__init__(message)
+        self.loc = tuple(loc)

@@ -1,0 +1,72 @@
+"""The FastAPI app: REST under /api, OpenAPI at /docs, the dashboard at /."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from api import errors_http
+from api.db.session import Database
+from api.routes import datasets, studies, trials, vendor
+from api.services.dispatch import CelerySender, Dispatcher, Sender
+from api.services.reconciler import Reconciler
+from caviar.settings import Settings
+
+WEB_DIR = Path(__file__).resolve().parents[1] / "web"
+log = logging.getLogger("caviar.api")
+
+
+def create_app(
+    settings: Settings | None = None, *, sender: Sender | None = None, reconcile: bool = True
+) -> FastAPI:
+    """Build the app. The database must already be migrated (see ``api.db.migrate``)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.resolved_database_url)
+        dispatcher = Dispatcher(
+            db,
+            sender
+            or CelerySender(
+                settings.resolved_broker_url, settings.trial_queue, settings.task_time_limit + 600
+            ),
+        )
+        app.state.db, app.state.dispatcher, app.state.settings = db, dispatcher, settings
+        reconciler = Reconciler(
+            db, dispatcher, settings.reconcile_interval, settings.redispatch_after
+        )
+        app.state.reconciler = reconciler
+        if reconcile:
+            reconciler.start()
+        try:
+            yield
+        finally:
+            if reconcile:
+                reconciler.stop()
+            db.dispose()
+
+    app = FastAPI(
+        title="Caviar",
+        summary="Distributed hyperparameter tuning: random on the right scale, coarse to fine.",
+        lifespan=lifespan,
+    )
+    errors_http.install(app)
+    rest = APIRouter(prefix="/api")
+
+    @rest.get("/health", tags=["health"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "database": app.state.db.dialect}
+
+    rest.include_router(studies.router)
+    rest.include_router(trials.router)
+    rest.include_router(datasets.router)
+    app.include_router(rest)
+    app.include_router(vendor.router)
+    app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+    return app

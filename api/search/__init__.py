@@ -1,0 +1,1 @@
+"""The search: scale transforms, strategies (samplers) and pruners. Pure; no database access."""

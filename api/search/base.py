@@ -1,0 +1,97 @@
+"""The strategy contract: given a study's space, seed, finished trials and stored regions,
+suggest params for trials with the given numbers.
+
+Strategies are pure: the service loads the state, calls ``suggest``, and stores the suggested
+trials and any new region. Values in ``Observation`` are oriented so that lower is better.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from api.search.transforms import Param
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A finished (completed) trial, as a strategy sees it."""
+
+    number: int
+    params: dict[str, Any]
+    unit: dict[str, float]
+    value: float  # lower is better
+    region_id: int | None
+    stage: int
+
+
+@dataclass
+class RegionView:
+    """A region of the space: unit-space bounds per numeric param, choices per categorical.
+
+    ``id`` is None for a region this call drafted; the service stores it and fills the id.
+    """
+
+    stage: int
+    unit_bounds: dict[str, tuple[float, float]]
+    choices: dict[str, list[Any]] = field(default_factory=dict)
+    parent_id: int | None = None
+    defining_trials: list[int] = field(default_factory=list)
+    id: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PendingTrial:
+    """A trial suggested earlier that has not finished yet (queued or running)."""
+
+    number: int
+    unit: dict[str, float]
+    region_id: int | None = None
+    stage: int = 0
+
+
+@dataclass(frozen=True)
+class SearchState:
+    """What a strategy sees. ``pending`` is optional: when the service fills it with the unit
+    values of the queued and running trials, model-based strategies steer new suggestions away
+    from them (without it, only ``in_flight`` is known)."""
+
+    space: dict[str, Param]
+    seed: int
+    observations: list[Observation]
+    in_flight: int
+    regions: list[RegionView]  # stored regions, oldest first; regions[0] is the whole space
+    pending: list[PendingTrial] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    number: int
+    params: dict[str, Any]
+    region: RegionView
+
+
+class BaseStrategy(ABC):
+    """Suggests the params of new trials."""
+
+    #: False when ``suggest`` ignores ``observations``; the service then skips loading them.
+    needs_history: bool = True
+
+    @abstractmethod
+    def suggest(self, state: SearchState, numbers: list[int]) -> list[Suggestion]:
+        """One suggestion per number, in order. Same state and numbers → same suggestions."""
+
+
+def whole_space(space: dict[str, Param]) -> RegionView:
+    """Stage 0: the whole box."""
+    from caviar.space import CategoricalParam
+
+    return RegionView(
+        stage=0,
+        unit_bounds={
+            n: (0.0, 1.0) for n, p in space.items() if not isinstance(p, CategoricalParam)
+        },
+        choices={n: list(p.choices) for n, p in space.items() if isinstance(p, CategoricalParam)},
+    )

@@ -1,0 +1,1 @@
+"""Services: the trial life, scheduling, regions and reconciliation. They flush; routes commit."""

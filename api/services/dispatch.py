@@ -1,0 +1,93 @@
+"""Sending trials to the worker fleet through Celery, after their rows are committed."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from typing import Protocol
+
+from celery import Celery
+from sqlalchemy import update
+
+from api.db.clock import db_now
+from api.db.models import Study, Trial
+from api.db.session import Database
+from caviar.broker import celery_broker_conf
+from caviar.schemas import TrialDispatch
+
+log = logging.getLogger("caviar.dispatch")
+TASK_NAME = "caviar.run_trial"
+
+
+class Sender(Protocol):
+    def send(self, message: TrialDispatch) -> None: ...
+
+
+class CelerySender:
+    """Publishes ``caviar.run_trial`` by name: the api never imports the worker's code."""
+
+    def __init__(self, broker_url: str, queue: str, visibility_timeout: int) -> None:
+        self.app = Celery("caviar-api", set_as_current=False)
+        self.app.conf.update(
+            broker_connection_retry_on_startup=True,
+            **celery_broker_conf(broker_url, visibility_timeout),
+        )
+        self.queue = queue
+        self._lock = threading.Lock()
+
+    def send(self, message: TrialDispatch) -> None:
+        with self._lock:
+            self.app.send_task(
+                TASK_NAME,
+                kwargs=message.model_dump(mode="json"),
+                queue=self.queue,
+                retry=True,
+                retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+            )
+
+
+def message_for(trial: Trial, study: Study) -> TrialDispatch:
+    return TrialDispatch(
+        trial_id=trial.id,
+        attempt=trial.attempt,
+        params=trial.params,
+        objective=study.config["objective"],
+    )
+
+
+class Dispatcher:
+    """Sends committed queued trials and counts the sends; a failed send is left to the
+    reconciler (its ``dispatched_at`` is cleared)."""
+
+    def __init__(self, db: Database, sender: Sender) -> None:
+        self.db = db
+        self.sender = sender
+
+    def dispatch(self, trials: Iterable[Trial]) -> None:
+        trials = list(trials)
+        if not trials:
+            return
+        sent: list[int] = []
+        unsent: list[int] = []
+        with self.db.read_session() as s:
+            studies = {t.study_id: s.get(Study, t.study_id) for t in trials}
+        for trial in trials:
+            study = studies[trial.study_id]
+            assert study is not None
+            try:
+                self.sender.send(message_for(trial, study))
+                sent.append(trial.id)
+            except Exception:
+                unsent.append(trial.id)
+                log.exception("could not send trial %s; the reconciler will retry", trial.id)
+        with self.db.session() as s:
+            if sent:
+                s.execute(
+                    update(Trial)
+                    .where(Trial.id.in_(sent))
+                    .values(dispatched_at=db_now(), dispatch_count=Trial.dispatch_count + 1)
+                )
+            if unsent:  # due for the reconciler's next pass
+                s.execute(update(Trial).where(Trial.id.in_(unsent)).values(dispatched_at=None))
+            s.commit()

@@ -1,0 +1,25 @@
+"""Rows → wire schemas."""
+
+from __future__ import annotations
+
+from api.db.models import Trial
+from caviar.schemas import TrialPublic
+
+
+def trial_public(t: Trial) -> TrialPublic:
+    return TrialPublic(
+        id=t.id,
+        study_id=t.study_id,
+        number=t.number,
+        params=t.params,
+        state=t.state,  # type: ignore[arg-type]
+        attempt=t.attempt,
+        value=t.value,
+        stage=t.stage,
+        region_id=t.region_id,
+        error=t.error,
+        prune_reason=t.prune_reason,
+        created_at=t.created_at,
+        started_at=t.started_at,
+        finished_at=t.finished_at,
+    )

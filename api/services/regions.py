@@ -1,0 +1,105 @@
+"""Stored regions ↔ the strategy's RegionView, and their public form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.db.models import Region, Trial
+from api.search.base import RegionView
+from api.search.transforms import Param, from_unit
+from caviar.schemas import RegionPublic
+from caviar.space import CategoricalParam
+
+
+def real_bounds(space: dict[str, Param], view: RegionView) -> dict[str, dict[str, Any]]:
+    """A region's bounds in each hyperparameter's real units."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, p in space.items():
+        if isinstance(p, CategoricalParam):
+            out[name] = {"choices": list(view.choices.get(name, p.choices))}
+        else:
+            lo, hi = view.unit_bounds.get(name, (0.0, 1.0))
+            out[name] = {"low": from_unit(p, lo), "high": from_unit(p, hi), "scale": p.scale}
+    return out
+
+
+def store_region(
+    session: Session,
+    study_id: int,
+    space: dict[str, Param],
+    view: RegionView,
+    defining_trial_ids: list[int],
+) -> Region:
+    region = Region(
+        study_id=study_id,
+        stage=view.stage,
+        parent_id=view.parent_id,
+        bounds=real_bounds(space, view),
+        unit_bounds={k: [float(lo), float(hi)] for k, (lo, hi) in view.unit_bounds.items()},
+        defining_trials=defining_trial_ids,
+        details={**view.details, "choices": view.choices},
+    )
+    session.add(region)
+    session.flush()
+    view.id = region.id
+    return region
+
+
+def to_view(region: Region) -> RegionView:
+    details = dict(region.details)
+    choices = details.pop("choices", {})
+    return RegionView(
+        stage=region.stage,
+        unit_bounds={k: (v[0], v[1]) for k, v in region.unit_bounds.items()},
+        choices=choices,
+        parent_id=region.parent_id,
+        defining_trials=list(region.defining_trials),
+        id=region.id,
+        details=details,
+    )
+
+
+def load_views(session: Session, study_id: int) -> list[RegionView]:
+    rows = session.scalars(
+        select(Region).where(Region.study_id == study_id).order_by(Region.stage, Region.id)
+    )
+    return [to_view(r) for r in rows]
+
+
+def current_region(session: Session, study_id: int) -> Region | None:
+    return session.scalars(
+        select(Region)
+        .where(Region.study_id == study_id)
+        .order_by(Region.stage.desc(), Region.id.desc())
+        .limit(1)
+    ).first()
+
+
+def list_public(session: Session, study_id: int) -> list[RegionPublic]:
+    counts = dict(
+        session.execute(
+            select(Trial.region_id, func.count())
+            .where(Trial.study_id == study_id)
+            .group_by(Trial.region_id)
+        ).all()
+    )
+    regions = session.scalars(
+        select(Region).where(Region.study_id == study_id).order_by(Region.stage, Region.id)
+    )
+    return [
+        RegionPublic(
+            id=r.id,
+            stage=r.stage,
+            bounds=r.bounds,
+            unit_bounds=r.unit_bounds,
+            parent=r.parent_id,
+            defined_by=list(r.defining_trials),
+            trials=counts.get(r.id, 0),
+            details={k: v for k, v in r.details.items() if k != "choices"},
+            created_at=r.created_at,
+        )
+        for r in regions
+    ]

@@ -1,0 +1,166 @@
+"""Creating trials: number allocation, strategy suggestions, the in-flight top-up, completion.
+
+Every function here runs inside a write transaction that holds the study row's lock (``lock``),
+so trial numbers are unique and the in-flight count is exact under concurrent requests.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.db.clock import db_now
+from api.db.models import Region, Study, Trial
+from api.errors import NotFound
+from api.search.base import Observation, PendingTrial, SearchState
+from api.search.registry import make_strategy
+from api.search.transforms import to_unit
+from api.services import regions as region_service
+from api.services.study_config import config_of
+from caviar.schemas import StudyCreate
+
+IN_FLIGHT = ("queued", "running")
+
+
+def lock(session: Session, study_id: int) -> Study:
+    """Load a study holding its row lock for the rest of the transaction."""
+    study = session.scalars(select(Study).where(Study.id == study_id).with_for_update()).first()
+    if study is None:
+        raise NotFound("study", study_id)
+    return study
+
+
+def in_flight(session: Session, study_id: int) -> int:
+    return (
+        session.scalar(
+            select(func.count()).where(Trial.study_id == study_id, Trial.state.in_(IN_FLIGHT))
+        )
+        or 0
+    )
+
+
+def observations(session: Session, study: Study, config: StudyCreate) -> list[Observation]:
+    space = config.space
+    sign = -1.0 if study.direction == "maximize" else 1.0
+    rows = session.execute(
+        select(Trial.number, Trial.params, Trial.value, Trial.region_id, Trial.stage)
+        .where(Trial.study_id == study.id, Trial.state == "completed")
+        .order_by(Trial.number)
+    )
+    return [
+        Observation(
+            number=n,
+            params=params,
+            unit={k: to_unit(p, params[k]) for k, p in space.items() if k in params},
+            value=sign * value,
+            region_id=region_id,
+            stage=stage,
+        )
+        for n, params, value, region_id, stage in rows
+    ]
+
+
+def pending(session: Session, study: Study, config: StudyCreate) -> list[PendingTrial]:
+    rows = session.execute(
+        select(Trial.number, Trial.params, Trial.region_id, Trial.stage)
+        .where(Trial.study_id == study.id, Trial.state.in_(IN_FLIGHT))
+        .order_by(Trial.number)
+    )
+    return [
+        PendingTrial(
+            number=n,
+            unit={k: to_unit(p, params[k]) for k, p in config.space.items() if k in params},
+            region_id=region_id,
+            stage=stage,
+        )
+        for n, params, region_id, stage in rows
+    ]
+
+
+def create_trials(
+    session: Session, study: Study, config: StudyCreate, count: int, *, state: str
+) -> list[Trial]:
+    """Create ``count`` trials with the next numbers, params from the study's strategy."""
+    if count <= 0:
+        return []
+    space = dict(config.space)
+    strategy = make_strategy(config.strategy)
+    numbers = list(range(study.trial_count, study.trial_count + count))
+    study.trial_count += count
+    history = strategy.needs_history
+    search = SearchState(
+        space=space,
+        seed=study.seed,
+        observations=observations(session, study, config) if history else [],
+        in_flight=in_flight(session, study.id) if history else 0,
+        regions=region_service.load_views(session, study.id),
+        pending=pending(session, study, config) if history else [],
+    )
+    suggestions = strategy.suggest(search, numbers)
+    for s in suggestions:
+        if s.region.id is None:
+            ids = dict(
+                session.execute(
+                    select(Trial.number, Trial.id).where(
+                        Trial.study_id == study.id, Trial.number.in_(s.region.defining_trials)
+                    )
+                ).all()
+            )
+            region_service.store_region(
+                session,
+                study.id,
+                space,
+                s.region,
+                [ids[n] for n in s.region.defining_trials if n in ids],
+            )
+    running = state == "running"
+    # Timestamps come from the database's clock, read back with RETURNING (eager_defaults).
+    stamps = (
+        {"started_at": db_now(), "heartbeat_at": db_now()}
+        if running
+        else {"dispatched_at": db_now()}  # sent right after commit
+    )
+    trials = [
+        Trial(
+            study_id=study.id,
+            number=s.number,
+            params=s.params,
+            state=state,
+            attempt=1,
+            stage=s.region.stage,
+            region_id=s.region.id,
+            dispatch_count=0,
+            **stamps,
+        )
+        for s in suggestions
+    ]
+    session.add_all(trials)
+    session.flush()
+    return trials
+
+
+def top_up(session: Session, study: Study, config: StudyCreate | None = None) -> list[Trial]:
+    """Keep up to ``parallelism`` trials in flight until ``max_trials``; mark completion.
+
+    Returns the new queued trials, to be dispatched after commit. External studies get no
+    new trials here (their clients ask), but complete the same way.
+    """
+    if study.status != "running":
+        return []
+    config = config or config_of(study)
+    external = config.objective.kind == "external"
+    if external and study.trial_count < config.max_trials:
+        return []  # its clients will ask for more
+    flying = in_flight(session, study.id)
+    new: list[Trial] = []
+    if not external:
+        room = min(config.parallelism - flying, config.max_trials - study.trial_count)
+        new = create_trials(session, study, config, room, state="queued")
+        flying += len(new)
+    if flying == 0 and study.trial_count >= config.max_trials:
+        study.status = "completed"
+    return new
+
+
+def region_of(session: Session, region_id: int | None) -> Region | None:
+    return session.get(Region, region_id) if region_id is not None else None

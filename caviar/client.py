@@ -1,0 +1,132 @@
+"""The Python client of Caviar's REST API. External training scripts and Caviar's own workers
+use the same calls (ask, start, report, tell), and so take the same code path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from caviar.schemas import (
+    RegionPublic,
+    ReportAnswer,
+    ReportsPublic,
+    StudiesPublic,
+    StudyCreate,
+    StudyPublic,
+    TrialPublic,
+    TrialsPublic,
+)
+
+
+class CaviarError(Exception):
+    """The api answered with an error. ``status`` is the HTTP status; ``detail`` its body."""
+
+    def __init__(self, status: int, detail: Any) -> None:
+        self.status, self.detail = status, detail
+        super().__init__(f"{status}: {_describe(detail)}")
+
+
+class Conflict(CaviarError):
+    """409: a stale attempt or a state conflict. A worker holding the attempt stops."""
+
+
+def _describe(detail: Any) -> str:
+    if isinstance(detail, dict) and "detail" in detail:
+        detail = detail["detail"]
+    if isinstance(detail, list):
+        return "; ".join(f"{e.get('field', '?')}: {e.get('msg', e)}" for e in detail)
+    return str(detail)
+
+
+class Client:
+    """A thin typed wrapper over httpx. Use as a context manager, or call ``close()``."""
+
+    def __init__(
+        self, base_url: str, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        self.http = httpx.Client(
+            base_url=base_url.rstrip("/"), timeout=timeout, transport=transport
+        )
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _call(self, method: str, path: str, **kw: Any) -> Any:
+        r = self.http.request(method, "/api" + path, **kw)
+        if r.status_code >= 400:
+            try:
+                body = r.json()
+            except ValueError:
+                body = r.text
+            cls = Conflict if r.status_code == 409 else CaviarError
+            raise cls(r.status_code, body)
+        return r.json()
+
+    # studies
+    def create_study(self, config: StudyCreate | dict[str, Any]) -> StudyPublic:
+        body = config.model_dump(mode="json") if isinstance(config, StudyCreate) else config
+        return StudyPublic.model_validate(self._call("POST", "/studies", json=body))
+
+    def study(self, study_id: int) -> StudyPublic:
+        return StudyPublic.model_validate(self._call("GET", f"/studies/{study_id}"))
+
+    def studies(self, offset: int = 0, limit: int = 100) -> StudiesPublic:
+        params = {"offset": offset, "limit": limit}
+        return StudiesPublic.model_validate(self._call("GET", "/studies", params=params))
+
+    def cancel(self, study_id: int) -> StudyPublic:
+        return StudyPublic.model_validate(self._call("POST", f"/studies/{study_id}/cancel"))
+
+    def trials(self, study_id: int, after: int = -1, limit: int = 1000) -> TrialsPublic:
+        params = {"after": after, "limit": limit}
+        data = self._call("GET", f"/studies/{study_id}/trials", params=params)
+        return TrialsPublic.model_validate(data)
+
+    def regions(self, study_id: int) -> list[RegionPublic]:
+        return [
+            RegionPublic.model_validate(r)
+            for r in self._call("GET", f"/studies/{study_id}/regions")
+        ]
+
+    # the trial life
+    def ask(self, study_id: int, count: int = 1) -> list[TrialPublic]:
+        data = self._call("POST", f"/studies/{study_id}/ask", json={"count": count})
+        return TrialsPublic.model_validate(data).data
+
+    def start(self, trial_id: int, attempt: int) -> TrialPublic:
+        data = self._call("POST", f"/trials/{trial_id}/start", json={"attempt": attempt})
+        return TrialPublic.model_validate(data)
+
+    def report(
+        self,
+        trial_id: int,
+        attempt: int,
+        step: int,
+        value: float,
+        metrics: dict[str, float] | None = None,
+    ) -> ReportAnswer:
+        body = {"attempt": attempt, "step": step, "value": value, "metrics": metrics or {}}
+        return ReportAnswer.model_validate(
+            self._call("POST", f"/trials/{trial_id}/reports", json=body)
+        )
+
+    def reports(self, trial_id: int) -> ReportsPublic:
+        return ReportsPublic.model_validate(self._call("GET", f"/trials/{trial_id}/reports"))
+
+    def tell(
+        self,
+        trial_id: int,
+        attempt: int,
+        state: str,
+        value: float | None = None,
+        error: str | None = None,
+    ) -> TrialPublic:
+        body = {"attempt": attempt, "state": state, "value": value, "error": error}
+        return TrialPublic.model_validate(self._call("POST", f"/trials/{trial_id}/tell", json=body))

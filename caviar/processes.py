@@ -1,0 +1,57 @@
+"""Starting and stopping the api and worker processes for ``caviar up``.
+
+Each child runs in its own session (process group), so stopping it stops its children too
+(uvicorn, Celery's pool). SIGTERM first, SIGKILL after a grace period: nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+
+import httpx
+
+
+def spawn(module: str, args: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args], env=dict(env), start_new_session=True
+    )
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    """Wait until ``GET url/api/health`` answers 200; raise if the process dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the api exited with code {proc.returncode} before it was ready")
+        try:
+            if httpx.get(f"{url}/api/health", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the api did not answer at {url} within {timeout:g} s")
+
+
+def stop(procs: list[subprocess.Popen[bytes]], grace: float = 10.0) -> None:
+    """Stop every process group: SIGTERM, then SIGKILL for whatever outlives ``grace``."""
+    for p in procs:
+        _signal_group(p, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for p in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            p.wait(timeout=max(deadline - time.monotonic(), 0.1))
+    for p in procs:
+        _signal_group(p, signal.SIGKILL)  # the group may outlive its leader
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            p.wait(timeout=5)
+
+
+def _signal_group(p: subprocess.Popen[bytes], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(p.pid, sig)

@@ -1,0 +1,176 @@
+"""Wire schemas of the REST contract: studies, trials, reports, tells, regions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from caviar.functions import FunctionName
+from caviar.search_config import NoPruner, Pruner, RandomStrategy, Strategy
+from caviar.space import Space
+from caviar.trainer_params import Metric
+
+TrialState = Literal["queued", "running", "completed", "pruned", "failed", "cancelled"]
+FINISHED_STATES: tuple[TrialState, ...] = ("completed", "pruned", "failed", "cancelled")
+StudyStatus = Literal["running", "completed", "cancelled"]
+Direction = Literal["minimize", "maximize"]
+Value = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FunctionObjective(_In):
+    kind: Literal["function"]
+    name: FunctionName
+
+
+class TrainObjective(_In):
+    kind: Literal["train"]
+    dataset: str = Field(min_length=1, max_length=128)
+    epochs: int = Field(default=20, ge=1, le=10_000)
+    metric: Metric = "val_loss"
+    fixed: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExternalObjective(_In):
+    kind: Literal["external"]
+
+
+Objective = Annotated[
+    FunctionObjective | TrainObjective | ExternalObjective, Field(discriminator="kind")
+]
+
+
+class StudyCreate(_In):
+    name: str = Field(min_length=1, max_length=200)
+    direction: Direction = "minimize"
+    objective: Objective
+    space: Space
+    strategy: Strategy = Field(default_factory=RandomStrategy)
+    pruner: Pruner = Field(default_factory=NoPruner)
+    max_trials: int = Field(default=100, ge=1, le=1_000_000)
+    parallelism: int = Field(default=4, ge=1, le=10_000)
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    max_attempts: int = Field(default=3, ge=1, le=100)
+    heartbeat_grace: float | None = Field(
+        default=None,
+        gt=0,
+        description="Seconds without a report after which a running trial goes back to the "
+        "queue. Default: 120 for built-in objectives, never for external ones.",
+    )
+
+
+class Best(BaseModel):
+    trial_id: int
+    number: int
+    value: float
+    params: dict[str, Any]
+
+
+class StudyPublic(BaseModel):
+    id: int
+    name: str
+    config: StudyCreate
+    status: StudyStatus
+    best: Best | None
+    stage: int
+    region_id: int | None
+    counts: dict[TrialState, int]
+    created_at: datetime
+
+
+class StudiesPublic(BaseModel):
+    data: list[StudyPublic]
+    count: int
+
+
+class TrialPublic(BaseModel):
+    id: int
+    study_id: int
+    number: int
+    params: dict[str, Any]
+    state: TrialState
+    attempt: int
+    value: float | None
+    stage: int
+    region_id: int | None
+    error: str | None = None
+    prune_reason: dict[str, Any] | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class TrialsPublic(BaseModel):
+    data: list[TrialPublic]
+    count: int
+
+
+class AskRequest(_In):
+    count: int = Field(default=1, ge=1, le=1000)
+
+
+class StartRequest(_In):
+    attempt: int = Field(ge=1)
+
+
+class ReportCreate(_In):
+    attempt: int = Field(ge=1)
+    step: int = Field(ge=0)
+    value: Value
+    metrics: dict[str, Value] = Field(default_factory=dict)
+
+
+class Command(BaseModel):
+    name: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class ReportAnswer(BaseModel):
+    prune: bool
+    reason: dict[str, Any] | None = None
+    commands: list[Command] = Field(default_factory=list)
+
+
+class ReportPublic(BaseModel):
+    trial_id: int
+    step: int
+    value: float
+    metrics: dict[str, float]
+
+
+class ReportsPublic(BaseModel):
+    data: list[ReportPublic]
+    count: int
+
+
+class TellCreate(_In):
+    attempt: int = Field(ge=1)
+    state: Literal["completed", "pruned", "failed"]
+    value: Value | None = None
+    error: str | None = Field(default=None, max_length=10_000)
+
+
+class RegionPublic(BaseModel):
+    id: int
+    stage: int
+    bounds: dict[str, dict[str, Any]]
+    unit_bounds: dict[str, list[float]]
+    parent: int | None
+    defined_by: list[int] = Field(description="ids of the trials whose results chose this region")
+    trials: int = Field(description="number of trials sampled in this region")
+    details: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime
+
+
+class TrialDispatch(BaseModel):
+    """What the api sends a worker through the broker: ids and small values only."""
+
+    trial_id: int
+    attempt: int
+    params: dict[str, Any]
+    objective: dict[str, Any]

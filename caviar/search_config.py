@@ -1,0 +1,65 @@
+"""Strategy and pruner options of a study, validated at study creation."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RandomStrategy(_Options):
+    """Every trial draws every hyperparameter afresh, on its scale. The default."""
+
+    name: Literal["random"] = "random"
+
+
+class GridStrategy(_Options):
+    """A grid, offered only to show how much worse it does than random search."""
+
+    name: Literal["grid"]
+    points_per_param: int = Field(default=5, ge=2, le=1000)
+
+
+class CoarseToFineStrategy(_Options):
+    """Sample the whole box, zoom into the region around the best trials, repeat."""
+
+    name: Literal["coarse_to_fine"]
+    stage_trials: int = Field(default=16, ge=2, le=100_000)
+    top_fraction: float = Field(default=0.25, gt=0, le=1)
+    margin: float = Field(default=0.25, ge=0, le=10)
+    min_width: float = Field(default=0.02, gt=0, le=1)
+    explore_fraction: float = Field(default=0.1, ge=0, lt=1)
+    sampler: Literal["gp", "sobol", "random"] = "gp"
+
+
+Strategy = Annotated[
+    RandomStrategy | GridStrategy | CoarseToFineStrategy, Field(discriminator="name")
+]
+
+
+class NoPruner(_Options):
+    name: Literal["none"] = "none"
+
+
+class MedianPruner(_Options):
+    """Stop a trial whose value at a step is worse than the median of others at that step."""
+
+    name: Literal["median"]
+    warmup_steps: int = Field(default=2, ge=0)
+    min_trials: int = Field(default=4, ge=1)
+
+
+class AshaPruner(_Options):
+    """Asynchronous successive halving: at rungs min_resource·η^k keep the best 1/η."""
+
+    name: Literal["asha"]
+    min_resource: int = Field(default=1, ge=1)
+    reduction_factor: int = Field(default=3, ge=2)
+    bootstrap_count: int = Field(default=0, ge=0)
+
+
+Pruner = Annotated[NoPruner | MedianPruner | AshaPruner, Field(discriminator="name")]

@@ -1,0 +1,44 @@
+"""One settings class for every Caviar process, read from ``CAVIAR_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration of the api, the workers and the CLI.
+
+    Empty ``database_url`` / ``broker_url`` mean the embedded default: SQLite files in ``data_dir``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="CAVIAR_", extra="ignore")
+
+    data_dir: Path = Path("./caviar-data")
+    database_url: str = ""
+    broker_url: str = ""
+    api_url: str = "http://127.0.0.1:8000"
+    trial_queue: str = "caviar.trials"
+    # Seconds between reconciler passes (heartbeat reaper, lost-message redispatch).
+    reconcile_interval: float = 2.0
+    # A queued trial whose message has not started after this many seconds is sent again
+    # (doubling each time); duplicates are harmless because starting a trial is a claim.
+    redispatch_after: float = 120.0
+    task_soft_time_limit: int = 3540
+    task_time_limit: int = 3600
+    # Largest accepted dataset upload, in bytes.
+    max_upload_bytes: int = 20 * 1024 * 1024
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'caviar.db').resolve()}"
+
+    @cached_property
+    def resolved_broker_url(self) -> str:
+        if self.broker_url:
+            return self.broker_url
+        return f"sqla+sqlite:///{(self.data_dir / 'broker.db').resolve()}"

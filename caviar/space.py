@@ -1,0 +1,88 @@
+"""Search-space schemas: float, int and categorical hyperparameters on their own scale.
+
+Scales:
+- ``linear``: uniform in [low, high].
+- ``log``: uniform in log10 between low and high (needs low > 0). Learning rates live here.
+- ``reverse_log``: 1 - x is uniform in log10 (needs high < 1). Momentum β in [0.9, 0.999] lives
+  here, because sensitivity grows as β nears 1. Floats only.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+Scale = Literal["linear", "log", "reverse_log"]
+Choice = str | int | float | bool
+
+
+class _Param(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FloatParam(_Param):
+    type: Literal["float"]
+    scale: Scale = "linear"
+    low: float = Field(allow_inf_nan=False)
+    high: float = Field(allow_inf_nan=False)
+
+    @field_validator("low")
+    @classmethod
+    def _low_fits_scale(cls, low: float, info: ValidationInfo) -> float:
+        if info.data.get("scale") == "log" and low <= 0:
+            raise ValueError("a log scale needs low > 0")
+        return low
+
+    @field_validator("high")
+    @classmethod
+    def _high_above_low(cls, high: float, info: ValidationInfo) -> float:
+        low = info.data.get("low")
+        if low is not None and not high > low:
+            raise ValueError(f"high must be greater than low ({low})")
+        if info.data.get("scale") == "reverse_log" and high >= 1:
+            raise ValueError("a reverse_log scale draws 1 - x on a log scale and needs high < 1")
+        return high
+
+
+class IntParam(_Param):
+    type: Literal["int"]
+    scale: Literal["linear", "log"] = "linear"
+    low: int
+    high: int
+
+    @field_validator("low")
+    @classmethod
+    def _low_fits_scale(cls, low: int, info: ValidationInfo) -> int:
+        if info.data.get("scale") == "log" and low <= 0:
+            raise ValueError("a log scale needs low > 0")
+        return low
+
+    @field_validator("high")
+    @classmethod
+    def _high_above_low(cls, high: int, info: ValidationInfo) -> int:
+        low = info.data.get("low")
+        if low is not None and not high > low:
+            raise ValueError(f"high must be greater than low ({low})")
+        return high
+
+
+class CategoricalParam(_Param):
+    type: Literal["categorical"]
+    choices: list[Choice] = Field(min_length=1)
+
+    @field_validator("choices")
+    @classmethod
+    def _distinct(cls, choices: list[Choice]) -> list[Choice]:
+        if len({(type(c).__name__, c) for c in choices}) != len(choices):
+            raise ValueError("choices must be distinct")
+        for c in choices:
+            if isinstance(c, float) and not math.isfinite(c):
+                raise ValueError("choices must be finite")
+        return choices
+
+
+Param = Annotated[FloatParam | IntParam | CategoricalParam, Field(discriminator="type")]
+ParamName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")]
+Space = Annotated[dict[ParamName, Param], Field(min_length=1, max_length=64)]

@@ -1,0 +1,170 @@
+"""Studies over REST against a real api: creation, validation (4xx naming the field), listing,
+regions, cancellation, reproducibility."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from caviar.client import Client
+
+EXTERNAL = {"kind": "external"}
+
+
+def study(**over: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": "s",
+        "objective": EXTERNAL,
+        "space": {
+            "learning_rate": {"type": "float", "low": 1e-4, "high": 1, "scale": "log"},
+            "beta": {"type": "float", "low": 0.9, "high": 0.999, "scale": "reverse_log"},
+            "units": {"type": "int", "low": 16, "high": 256, "scale": "log"},
+            "optimizer": {"type": "categorical", "choices": ["momentum", "rmsprop", "adam"]},
+        },
+        "max_trials": 20,
+        "seed": 7,
+    }
+    body.update(over)
+    return body
+
+
+def post(api_url: str, body: Any) -> httpx.Response:
+    return httpx.post(f"{api_url}/api/studies", json=body)
+
+
+def fields(r: httpx.Response) -> list[str]:
+    assert r.status_code == 422, r.text
+    return [e["field"] for e in r.json()["detail"]]
+
+
+def test_create_and_show(client: Client) -> None:
+    s = client.create_study(study())
+    assert s.status == "running" and s.stage == 0 and s.best is None
+    assert s.config.seed == 7
+    again = client.study(s.id)
+    assert again.id == s.id and again.region_id is not None
+    assert any(x.id == s.id for x in client.studies().data)
+
+
+@pytest.mark.parametrize(
+    ("space", "field"),
+    [
+        ({"x": {"type": "float", "low": 0, "high": 1, "scale": "cubic"}}, "space.x.scale"),
+        ({"x": {"type": "float", "low": 2, "high": 1}}, "space.x.high"),
+        ({"x": {"type": "float", "low": 1, "high": 1}}, "space.x.high"),
+        ({"x": {"type": "float", "low": 0.9, "high": 1.0, "scale": "reverse_log"}}, "space.x.high"),
+        ({"x": {"type": "float", "low": 0, "high": 1, "scale": "log"}}, "space.x.low"),
+        ({"x": {"type": "int", "low": 0, "high": 8, "scale": "log"}}, "space.x.low"),
+        ({"x": {"type": "categorical", "choices": []}}, "space.x.choices"),
+        ({"x": {"type": "categorical", "choices": ["a", "a"]}}, "space.x.choices"),
+        ({"x": {"type": "complex", "low": 0, "high": 1}}, "space.x"),
+        ({"x": {"type": "float", "low": 0, "high": 1, "step": 2}}, "space.x.step"),
+        ({}, "space"),
+    ],
+)
+def test_bad_space_is_422_naming_the_field(api_url: str, space: dict[str, Any], field: str) -> None:
+    r = post(api_url, study(space=space))
+    assert field in fields(r), r.json()
+
+
+@pytest.mark.parametrize(
+    ("over", "field"),
+    [
+        ({"objective": {"kind": "magic"}}, "objective"),
+        ({"objective": {"kind": "function", "name": "nope"}}, "objective.name"),
+        ({"objective": {"kind": "function", "name": "quadratic"}}, "objective.name"),  # no 'w'
+        ({"max_trials": 0}, "max_trials"),
+        ({"parallelism": -1}, "parallelism"),
+        ({"direction": "sideways"}, "direction"),
+        ({"strategy": {"name": "bayes"}}, "strategy"),
+        ({"colour": "red"}, "colour"),
+        ({"name": ""}, "name"),
+    ],
+)
+def test_bad_study_is_422_naming_the_field(api_url: str, over: dict[str, Any], field: str) -> None:
+    assert field in fields(post(api_url, study(**over)))
+
+
+def test_malformed_json_is_422(api_url: str) -> None:
+    r = httpx.post(
+        f"{api_url}/api/studies", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422
+
+
+def test_unknown_ids_are_404(api_url: str) -> None:
+    for path in (
+        "/api/studies/987654",
+        "/api/studies/987654/trials",
+        "/api/studies/987654/regions",
+        "/api/trials/987654",
+    ):
+        r = httpx.get(api_url + path)
+        assert r.status_code == 404 and "987654" in r.json()["detail"], path
+    r = httpx.post(f"{api_url}/api/studies/987654/ask", json={"count": 1})
+    assert r.status_code == 404
+    r = httpx.post(f"{api_url}/api/trials/987654/tell", json={"attempt": 1, "state": "failed"})
+    assert r.status_code == 404
+
+
+def test_random_study_has_one_region_the_whole_space(client: Client) -> None:
+    s = client.create_study(study())
+    client.ask(s.id, 3)
+    [region] = client.regions(s.id)
+    assert region.stage == 0 and region.parent is None and region.trials == 3
+    assert region.bounds["learning_rate"]["low"] == pytest.approx(1e-4)
+    assert region.bounds["learning_rate"]["high"] == pytest.approx(1.0)
+    assert region.bounds["beta"]["high"] == pytest.approx(0.999)
+    assert region.bounds["optimizer"]["choices"] == ["momentum", "rmsprop", "adam"]
+
+
+def test_same_seed_same_trials(client: Client) -> None:
+    a = client.create_study(study(seed=11))
+    b = client.create_study(study(seed=11))
+    c = client.create_study(study(seed=12))
+    pa = [t.params for t in client.ask(a.id, 5)]
+    pb = [t.params for t in client.ask(b.id, 2)] + [t.params for t in client.ask(b.id, 3)]
+    pc = [t.params for t in client.ask(c.id, 5)]
+    assert pa == pb
+    assert pa != pc
+
+
+def test_params_respect_bounds_and_scales(client: Client) -> None:
+    s = client.create_study(study(max_trials=400))
+    trials = client.ask(s.id, 400)
+    lrs = [t.params["learning_rate"] for t in trials]
+    betas = [t.params["beta"] for t in trials]
+    assert all(1e-4 <= x <= 1 for x in lrs)
+    assert all(0.9 <= b <= 0.999 for b in betas)
+    assert all(
+        16 <= t.params["units"] <= 256 and isinstance(t.params["units"], int) for t in trials
+    )
+    # On a log scale each decade gets about a quarter of the draws; linear would put ~90% in
+    # the top decade.
+    assert 0.15 < sum(x < 1e-3 for x in lrs) / len(lrs) < 0.35
+    # reverse_log: 1-β in [0.001, 0.1]; half the draws have β above 0.99 (linear: ~10%).
+    assert 0.4 < sum(b > 0.99 for b in betas) / len(betas) < 0.6
+
+
+def test_trials_pagination_after_cursor(client: Client) -> None:
+    s = client.create_study(study())
+    client.ask(s.id, 7)
+    first = client.trials(s.id, limit=4)
+    assert [t.number for t in first.data] == [0, 1, 2, 3] and first.count == 7
+    rest = client.trials(s.id, after=first.data[-1].number)
+    assert [t.number for t in rest.data] == [4, 5, 6]
+
+
+def test_cancel(client: Client, api_url: str) -> None:
+    s = client.create_study(study())
+    [t] = client.ask(s.id, 1)
+    cancelled = client.cancel(s.id)
+    assert cancelled.status == "cancelled" and cancelled.counts["cancelled"] == 1
+    r = httpx.post(
+        f"{api_url}/api/trials/{t.id}/tell", json={"attempt": 1, "state": "completed", "value": 1.0}
+    )
+    assert r.status_code == 409
+    assert httpx.post(f"{api_url}/api/studies/{s.id}/ask", json={"count": 1}).status_code == 409
+    assert client.cancel(s.id).status == "cancelled"  # idempotent

@@ -1,0 +1,125 @@
+"""The trial life over REST: ask/start/report/tell, fencing, idempotency, completion."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from caviar.client import CaviarError, Client, Conflict
+from tests.services import wait_for
+
+SPACE = {"w": {"type": "float", "low": -10, "high": 10}}
+
+
+def external(client: Client, **over: object) -> int:
+    body = {"name": "ext", "objective": {"kind": "external"}, "space": SPACE, "max_trials": 3}
+    body.update(over)
+    return client.create_study(body).id
+
+
+def test_ask_report_tell_completes_study(client: Client) -> None:
+    sid = external(client)
+    trials = client.ask(sid, 5)
+    assert [t.number for t in trials] == [0, 1, 2]  # capped at max_trials
+    assert all(t.state == "running" and t.attempt == 1 for t in trials)
+    for t in trials:
+        answer = client.report(t.id, 1, step=0, value=10.0, metrics={"loss": 10.0})
+        assert answer.prune is False
+        w = t.params["w"]
+        client.tell(t.id, 1, "completed", w * w - 10 * w + 25)
+    s = client.study(sid)
+    assert s.status == "completed" and s.counts["completed"] == 3
+    best = min(trials, key=lambda t: (t.params["w"] - 5) ** 2)
+    assert s.best is not None and s.best.trial_id == best.id
+    with pytest.raises(Conflict):
+        client.ask(sid, 1)
+
+
+def test_reports_are_keyed_by_step(client: Client) -> None:
+    sid = external(client)
+    [t] = client.ask(sid, 1)
+    client.report(t.id, 1, 0, 3.0)
+    client.report(t.id, 1, 1, 2.0)
+    client.report(t.id, 1, 1, 1.5)  # a resend of step 1 replaces it
+    assert [(r.step, r.value) for r in client.reports(t.id).data] == [(0, 3.0), (1, 1.5)]
+
+
+def test_tell_is_idempotent_and_finished_trials_are_immutable(client: Client) -> None:
+    sid = external(client)
+    [t] = client.ask(sid, 1)
+    first = client.tell(t.id, 1, "completed", 4.0)
+    again = client.tell(t.id, 1, "completed", 4.0)
+    assert first.model_dump() == again.model_dump()
+    with pytest.raises(Conflict) as e:
+        client.tell(t.id, 1, "completed", 5.0)
+    assert e.value.status == 409 and "never changes" in str(e.value)
+    with pytest.raises(Conflict):
+        client.tell(t.id, 1, "failed", None, "boom")
+    with pytest.raises(Conflict):
+        client.report(t.id, 1, 3, 1.0)
+    assert client.study(sid).counts["completed"] == 1
+
+
+def test_bad_tells_and_reports_are_4xx(client: Client, api_url: str) -> None:
+    sid = external(client)
+    [t] = client.ask(sid, 1)
+    cases = [
+        (f"/api/trials/{t.id}/tell", {"attempt": 1, "state": "completed"}, 422, "value"),
+        (f"/api/trials/{t.id}/tell", {"attempt": 1, "state": "exploded"}, 422, "state"),
+        (f"/api/trials/{t.id}/tell", {"attempt": 0, "state": "failed"}, 422, "attempt"),
+        (f"/api/trials/{t.id}/reports", {"attempt": 1, "step": -1, "value": 1}, 422, "step"),
+        (f"/api/trials/{t.id}/reports", {"attempt": 1, "step": 0, "value": "x"}, 422, "value"),
+        (f"/api/studies/{sid}/ask", {"count": 0}, 422, "count"),
+    ]
+    for path, body, status, field in cases:
+        r = httpx.post(api_url + path, json=body)
+        assert r.status_code == status, (path, body, r.text)
+        assert field in [e["field"] for e in r.json()["detail"]], r.json()
+    r = httpx.post(
+        f"{api_url}/api/trials/{t.id}/tell",
+        content=b'{"attempt": 1, "state": "completed", "value": NaN}',
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code == 422
+
+
+def test_stale_attempt_is_409(client: Client) -> None:
+    sid = external(client)
+    [t] = client.ask(sid, 1)
+    with pytest.raises(Conflict) as e:
+        client.report(t.id, 2, 0, 1.0)
+    assert e.value.detail["field"] == "attempt"
+    with pytest.raises(Conflict):
+        client.tell(t.id, 7, "completed", 1.0)
+
+
+def test_ask_is_for_external_studies(client: Client) -> None:
+    sid = client.create_study(
+        {
+            "name": "f",
+            "objective": {"kind": "function", "name": "quadratic"},
+            "space": SPACE,
+            "max_trials": 2,
+            "parallelism": 1,
+        }
+    ).id
+    with pytest.raises(CaviarError) as e:
+        client.ask(sid, 1)
+    assert e.value.status == 409 and "external" in str(e.value)
+
+
+def test_silent_trial_goes_back_to_the_queue_then_fails(client: Client) -> None:
+    """Heartbeat grace 1 s, two attempts: attempt 1 is requeued, fenced, then fails."""
+    sid = external(client, heartbeat_grace=1.0, max_attempts=2, max_trials=1)
+    [t] = client.ask(sid, 1)
+    wait_for(lambda: client.trials(sid).data[0].state == "queued", 15, "requeue")
+    assert client.trials(sid).data[0].attempt == 2
+    with pytest.raises(Conflict):  # the old attempt is fenced off
+        client.tell(t.id, 1, "completed", 1.0)
+    [again] = client.ask(sid, 1)  # external studies hand requeued trials out again
+    assert again.id == t.id and again.attempt == 2 and again.params == t.params
+    client.report(again.id, 2, 0, 5.0)  # a heartbeat
+    wait_for(lambda: client.trials(sid).data[0].state == "failed", 15, "failure")
+    failed = client.trials(sid).data[0]
+    assert "no heartbeat" in (failed.error or "")
+    assert client.study(sid).status == "completed"

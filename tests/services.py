@@ -1,0 +1,210 @@
+"""Real components for the tests: PostgreSQL and Redis servers, api and worker processes.
+
+PostgreSQL and Redis tests skip with a reason when the servers are absent, except under
+``CI=true``, where they fail instead: CI must run them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_ADMIN_URL = os.environ.get("CAVIAR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("CAVIAR_TEST_REDIS", "redis://127.0.0.1:6379")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def unavailable(what: str, why: str) -> None:
+    """Skip outside CI; fail in CI, where every real-component test must run."""
+    message = f"{what} is not reachable ({why})"
+    if IN_CI:
+        pytest.fail(f"{message}; CI=true requires it (.ci/run starts it)")
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database; dropped afterwards. Yields a SQLAlchemy URL."""
+    import psycopg
+
+    name = f"caviar_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        unavailable("PostgreSQL", str(exc).strip().splitlines()[0])
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def redis_url() -> str:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        unavailable("Redis", str(exc))
+    return f"{REDIS_URL}/0"
+
+
+@dataclass
+class Backend:
+    """Where the api keeps its data and sends its messages."""
+
+    name: str
+    database_url: str
+    broker_url: str
+    data_dir: Path
+    queue: str
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            CAVIAR_DATA_DIR=str(self.data_dir),
+            CAVIAR_DATABASE_URL=self.database_url,
+            CAVIAR_BROKER_URL=self.broker_url,
+            CAVIAR_TRIAL_QUEUE=self.queue,
+            PYTHONPATH=str(ROOT),
+        )
+        env.update(extra)
+        return env
+
+
+@contextmanager
+def backend(kind: str, tmp: Path) -> Iterator[Backend]:
+    queue = f"caviar.test.{uuid.uuid4().hex[:8]}"
+    if kind == "sqlite":
+        yield Backend(
+            "sqlite",
+            f"sqlite:///{tmp / 'caviar.db'}",
+            f"sqla+sqlite:///{tmp / 'broker.db'}",
+            tmp,
+            queue,
+        )
+        return
+    broker = redis_url()
+    with postgres_database() as url:
+        yield Backend("postgres", url, broker, tmp, queue)
+
+
+class Process:
+    """A child process in its own process group, with its output kept in a log file."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self._out = log.open("wb")
+        self.proc = subprocess.Popen(
+            args,
+            env=env,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=ROOT,
+        )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, sig)
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+            except ProcessLookupError:
+                pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # any grandchild left in the group
+        self._out.close()
+
+
+@contextmanager
+def api_server(be: Backend, **env: str) -> Iterator[str]:
+    """A real api (``python -m api``: alembic upgrade head, then uvicorn) on a free port."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    p = Process(
+        [sys.executable, "-m", "api", "--port", str(port), "--log-level", "warning"],
+        be.env(CAVIAR_API_URL=url, **env),
+        be.data_dir / f"api-{port}.log",
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if p.proc.poll() is not None:
+                raise RuntimeError(f"api exited early:\n{p.output()}")
+            try:
+                if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"api did not start:\n{p.output()}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        p.stop()
+
+
+@contextmanager
+def worker_process(
+    be: Backend, api_url: str, concurrency: int = 2, **env: str
+) -> Iterator[Process]:
+    """A real ``celery worker`` (``python -m worker``) talking to ``api_url``."""
+    p = Process(
+        [
+            sys.executable,
+            "-m",
+            "worker",
+            "--api",
+            api_url,
+            "--concurrency",
+            str(concurrency),
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            f"w{uuid.uuid4().hex[:6]}@%h",
+        ],
+        be.env(**env),
+        be.data_dir / f"worker-{uuid.uuid4().hex[:6]}.log",
+    )
+    try:
+        yield p
+    finally:
+        p.stop(signal.SIGQUIT)
+
+
+def wait_for(predicate: object, timeout: float, what: str, interval: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")

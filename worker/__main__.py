@@ -1,0 +1,35 @@
+"""``python -m worker``: a Celery worker of the trial queue, talking to the api over REST."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__)
+    parser.add_argument("--api", help="the api's URL (default: CAVIAR_API_URL)")
+    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--loglevel", default="INFO")
+    parser.add_argument("--hostname", default=None)
+    args = parser.parse_args(argv)
+    if args.api:
+        os.environ["CAVIAR_API_URL"] = args.api
+    from worker.celery_app import app, settings
+
+    worker_args = [
+        "worker",
+        f"--loglevel={args.loglevel}",
+        f"--concurrency={args.concurrency}",
+        f"--queues={settings.trial_queue}",
+        "--pool=prefork",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if args.hostname:
+        worker_args.append(f"--hostname={args.hostname}")
+    app.worker_main(worker_args)
+
+
+if __name__ == "__main__":
+    main()

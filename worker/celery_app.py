@@ -1,0 +1,33 @@
+"""The worker fleet's Celery app.
+
+acks_late with prefetch 1: a message is acknowledged only when its trial is done, so a worker
+that dies mid-trial leaves the message to be delivered again (and the claim on /start fences
+the duplicate). Time limits sit below the broker's visibility timeout.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from caviar.broker import celery_broker_conf
+from caviar.settings import Settings
+
+settings = Settings()
+
+app = Celery("caviar", include=["worker.tasks"])
+app.conf.update(
+    **celery_broker_conf(settings.resolved_broker_url, settings.task_time_limit + 600),
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_queues=[Queue(settings.trial_queue)],
+    task_default_queue=settings.trial_queue,
+    task_create_missing_queues=False,
+    task_soft_time_limit=settings.task_soft_time_limit,
+    task_time_limit=settings.task_time_limit,
+    task_ignore_result=True,
+    broker_connection_retry_on_startup=True,
+    worker_hijack_root_logger=False,
+    worker_send_task_events=False,
+)

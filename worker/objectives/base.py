@@ -1,0 +1,13 @@
+"""What objectives share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Pruned(Exception):
+    """The api told the trial to stop; ``value`` is its last reported value."""
+
+    def __init__(self, value: float | None, reason: dict[str, Any] | None) -> None:
+        super().__init__(f"pruned: {reason}")
+        self.value, self.reason = value, reason
