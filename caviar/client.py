@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 
 from caviar.schemas import (
+    DatasetPublic,
+    DatasetsPublic,
     RegionPublic,
     ReportAnswer,
     ReportsPublic,
@@ -130,3 +132,26 @@ class Client:
     ) -> TrialPublic:
         body = {"attempt": attempt, "state": state, "value": value, "error": error}
         return TrialPublic.model_validate(self._call("POST", f"/trials/{trial_id}/tell", json=body))
+
+    # datasets
+    def upload_dataset(self, name: str, csv: bytes) -> DatasetPublic:
+        data = self._call(
+            "POST",
+            "/datasets",
+            params={"name": name},
+            content=csv,
+            headers={"content-type": "text/csv"},
+        )
+        return DatasetPublic.model_validate(data)
+
+    def datasets(self) -> DatasetsPublic:
+        return DatasetsPublic.model_validate(self._call("GET", "/datasets"))
+
+    def dataset(self, ref: str) -> DatasetPublic:
+        return DatasetPublic.model_validate(self._call("GET", f"/datasets/{ref}"))
+
+    def dataset_content(self, ref: str) -> bytes:
+        r = self.http.get(f"/api/datasets/{ref}/content")
+        if r.status_code >= 400:
+            raise CaviarError(r.status_code, r.text)
+        return r.content

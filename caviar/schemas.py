@@ -174,3 +174,24 @@ class TrialDispatch(BaseModel):
     attempt: int
     params: dict[str, Any]
     objective: dict[str, Any]
+    seed: int = Field(default=0, description="seeds the trial's own randomness (init, shuffles)")
+
+
+class DatasetPublic(BaseModel):
+    """An uploaded dataset version. ``ref`` ("name@version") is what a train study names."""
+
+    id: int
+    name: str
+    version: int
+    ref: str
+    sha256: str
+    size: int
+    n_rows: int
+    n_features: int
+    classes: list[str]
+    created_at: datetime
+
+
+class DatasetsPublic(BaseModel):
+    data: list[DatasetPublic]
+    count: int

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+import os
 
-import pytest
+# One BLAS thread, as in the workers: the in-process training tests share two cores with the
+# api and worker processes of other tests.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from caviar.client import Client
-from tests.services import Backend, api_server, backend
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from caviar.client import Client  # noqa: E402
+from tests.services import Backend, api_server, backend  # noqa: E402
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),

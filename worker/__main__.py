@@ -13,6 +13,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--loglevel", default="INFO")
     parser.add_argument("--hostname", default=None)
     args = parser.parse_args(argv)
+    # One BLAS thread per pool process: scale out with --concurrency instead. Two processes
+    # each spinning two BLAS threads on two cores slow each other down many times over.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     if args.api:
         os.environ["CAVIAR_API_URL"] = args.api
     from worker.celery_app import app, settings

@@ -34,7 +34,12 @@ def api_client() -> Client:
     max_retries=8,
 )
 def run_trial(
-    self: Any, trial_id: int, attempt: int, params: dict[str, Any], objective: dict[str, Any]
+    self: Any,
+    trial_id: int,
+    attempt: int,
+    params: dict[str, Any],
+    objective: dict[str, Any],
+    seed: int = 0,
 ) -> str:
     with api_client() as client:
         try:
@@ -44,7 +49,7 @@ def run_trial(
             log.info("trial %s attempt %s not started: %s", trial_id, attempt, exc)
             return "skipped"
         try:
-            value = run_objective(client, trial_id, attempt, params, objective)
+            value = run_objective(client, trial_id, attempt, params, objective, seed)
         except Conflict:
             log.info("trial %s attempt %s fenced off; stopping", trial_id, attempt)
             return "fenced"

@@ -1,7 +1,84 @@
-"""Uploaded datasets (the ``train`` objective's user data)."""
+"""Uploaded datasets for the ``train`` objective: CSV in the request body, versioned by name."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import ReadSessionDep
+from api.services import datasets as dataset_service
+from caviar.schemas import DatasetPublic, DatasetsPublic
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
+NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$"
+REF = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}(@[0-9]+)?$"
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"body: the dataset is {declared} bytes; the limit is {limit}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"body: the dataset is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "",
+    response_model=DatasetPublic,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra={
+        "requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}
+    },
+)
+async def upload_dataset(
+    request: Request,
+    name: Annotated[str, Query(pattern=NAME, description="the dataset's name")],
+) -> Response:
+    """Upload a CSV file as the body (header row; numeric features; a `label` column, or the
+    last one). The same content as the latest version answers 200 with that version."""
+    settings = request.app.state.settings
+    raw = await _read_limited(request, settings.max_upload_bytes)
+    db = request.app.state.db
+
+    def store() -> tuple[DatasetPublic, bool]:
+        with db.session() as session:
+            dataset, created = dataset_service.upload(session, name, raw, settings.max_upload_bytes)
+            session.commit()
+            return dataset_service.public(dataset), created
+
+    body, created = await run_in_threadpool(store)
+    return JSONResponse(body.model_dump(mode="json"), status_code=201 if created else 200)
+
+
+@router.get("", response_model=DatasetsPublic)
+def list_datasets(
+    session: ReadSessionDep,
+    offset: int = Query(default=0, ge=0),
+    limit: int = Query(default=100, ge=1, le=1000),
+) -> DatasetsPublic:
+    rows, count = dataset_service.list_all(session, offset, limit)
+    return DatasetsPublic(data=[dataset_service.public(d) for d in rows], count=count)
+
+
+@router.get("/{ref}", response_model=DatasetPublic)
+def get_dataset(ref: Annotated[str, Path(pattern=REF)], session: ReadSessionDep) -> DatasetPublic:
+    """``name`` (the latest version) or ``name@version``."""
+    return dataset_service.public(dataset_service.resolve(session, ref))
+
+
+@router.get("/{ref}/content", response_class=Response)
+def dataset_content(ref: Annotated[str, Path(pattern=REF)], session: ReadSessionDep) -> Response:
+    d = dataset_service.resolve(session, ref)
+    return Response(
+        d.content,
+        media_type="text/csv",
+        headers={"ETag": f'"{d.sha256}"', "X-Caviar-Dataset": f"{d.name}@{d.version}"},
+    )

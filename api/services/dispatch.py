@@ -53,6 +53,7 @@ def message_for(trial: Trial, study: Study) -> TrialDispatch:
         attempt=trial.attempt,
         params=trial.params,
         objective=study.config["objective"],
+        seed=(study.seed * 1_000_003 + trial.number) % 2**63,
     )
 
 

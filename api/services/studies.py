@@ -9,17 +9,18 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from api.db.clock import db_now
-from api.db.models import Dataset, Study, Trial
+from api.db.models import Study, Trial
 from api.errors import Conflict, FieldError, NotFound
 from api.search.base import whole_space
 from api.search.transforms import from_unit
+from api.services import datasets as dataset_service
 from api.services import regions as region_service
 from api.services.scheduling import IN_FLIGHT, top_up
 from api.services.study_config import config_of
 from caviar.functions import FUNCTIONS
 from caviar.schemas import Best, StudyCreate, StudyPublic, TrainObjective
-from caviar.space import CategoricalParam, FloatParam, IntParam
-from caviar.trainer_params import BUILTIN_DATASETS, TRAINER_PARAMS
+from caviar.space import CategoricalParam, IntParam
+from caviar.trainer_params import BUILTIN_DATASETS, TRAINER_PARAMS, parse_hyperparams
 
 DEFAULT_GRACE = 120.0
 
@@ -33,49 +34,63 @@ def _check_function(config: StudyCreate) -> None:
         raise FieldError(("objective", "name"), f"{config.objective.name}: {exc}") from exc
 
 
-def _check_trainer_value(loc: tuple[str, ...], name: str, value: Any) -> None:
-    _, kind, allowed = TRAINER_PARAMS[name]
-    if allowed is not None and value not in allowed:
-        raise FieldError(loc, f"{name} must be one of {list(allowed)}, not {value!r}")
-    if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-        raise FieldError(loc, f"{name} is an integer")
-    if kind == "float" and (isinstance(value, bool) or not isinstance(value, int | float)):
-        raise FieldError(loc, f"{name} is a number")
+def _check_trainer_value(loc: tuple[str | int, ...], name: str, value: Any) -> None:
+    """One trainer hyperparameter against the contract's types and ranges."""
+    try:
+        parse_hyperparams({name: value})
+    except ValueError as exc:
+        raise FieldError(loc, str(exc)) from None
 
 
-def _check_train(session: Session, config: StudyCreate, objective: TrainObjective) -> None:
-    known = sorted(TRAINER_PARAMS)
+def _check_train(config: StudyCreate, objective: TrainObjective) -> None:
+    known = ", ".join(sorted(TRAINER_PARAMS))
     for name, p in config.space.items():
         if name not in TRAINER_PARAMS:
             raise FieldError(
-                ("space", name),
-                f"unknown trainer hyperparameter {name!r}; known: {', '.join(known)}",
+                ("space", name), f"unknown trainer hyperparameter {name!r}; known: {known}"
             )
-        _, kind, _ = TRAINER_PARAMS[name]
+        kind = TRAINER_PARAMS[name][1]
         if isinstance(p, CategoricalParam):
             for i, choice in enumerate(p.choices):
-                _check_trainer_value(("space", name, "choices", str(i)), name, choice)
-        elif kind == "categorical":
+                _check_trainer_value(("space", name, "choices", i), name, choice)
+            continue
+        if kind == "categorical":
             raise FieldError(("space", name, "type"), f"{name} is categorical")
-        elif kind == "int" and not isinstance(p, IntParam):
+        if kind == "int" and not isinstance(p, IntParam):
             raise FieldError(("space", name, "type"), f"{name} is an integer: use type int")
-        elif kind == "float" and not isinstance(p, FloatParam | IntParam):
-            raise FieldError(("space", name, "type"), f"{name} is a number")
+        # The ranges are intervals: both bounds valid means every value between is.
+        _check_trainer_value(("space", name, "low"), name, p.low)
+        _check_trainer_value(("space", name, "high"), name, p.high)
     for name, value in objective.fixed.items():
         if name not in TRAINER_PARAMS:
             raise FieldError(
                 ("objective", "fixed", name),
-                f"unknown trainer hyperparameter {name!r}; known: {', '.join(known)}",
+                f"unknown trainer hyperparameter {name!r}; known: {known}",
             )
         _check_trainer_value(("objective", "fixed", name), name, value)
-    if objective.dataset not in BUILTIN_DATASETS:
-        name = objective.dataset.split("@", 1)[0]
-        if session.scalar(select(func.count()).where(Dataset.name == name)) == 0:
-            raise FieldError(
-                ("objective", "dataset"),
-                f"unknown dataset {objective.dataset!r}; built-in: "
-                f"{', '.join(BUILTIN_DATASETS)}, or upload one at /api/datasets",
-            )
+    loss_metric = objective.metric != "val_accuracy"
+    if loss_metric != (config.direction == "minimize"):
+        want = "minimize" if loss_metric else "maximize"
+        raise FieldError(
+            ("direction",), f"{objective.metric} is {want[:-1]}ed: set direction to {want}"
+        )
+
+
+def _pin_dataset(session: Session, config: StudyCreate) -> StudyCreate:
+    """A train study on an uploaded dataset names one version ("name@version") for good."""
+    objective = config.objective
+    if not isinstance(objective, TrainObjective) or objective.dataset in BUILTIN_DATASETS:
+        return config
+    try:
+        dataset = dataset_service.resolve(session, objective.dataset)
+    except NotFound:
+        raise FieldError(
+            ("objective", "dataset"),
+            f"unknown dataset {objective.dataset!r}; built-in: "
+            f"{', '.join(BUILTIN_DATASETS)}, or upload one at /api/datasets",
+        ) from None
+    pinned = objective.model_copy(update={"dataset": f"{dataset.name}@{dataset.version}"})
+    return config.model_copy(update={"objective": pinned})
 
 
 def create(session: Session, config: StudyCreate) -> tuple[Study, list[Trial]]:
@@ -83,7 +98,8 @@ def create(session: Session, config: StudyCreate) -> tuple[Study, list[Trial]]:
     if config.objective.kind == "function":
         _check_function(config)
     elif config.objective.kind == "train":
-        _check_train(session, config, config.objective)
+        _check_train(config, config.objective)
+        config = _pin_dataset(session, config)
     if config.seed is None:
         config = config.model_copy(update={"seed": secrets.randbelow(2**31)})
     grace = config.heartbeat_grace

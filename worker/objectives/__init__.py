@@ -12,7 +12,12 @@ __all__ = ["Pruned", "run_objective"]
 
 
 def run_objective(
-    client: Client, trial_id: int, attempt: int, params: dict[str, Any], objective: dict[str, Any]
+    client: Client,
+    trial_id: int,
+    attempt: int,
+    params: dict[str, Any],
+    objective: dict[str, Any],
+    seed: int = 0,
 ) -> float:
     """Run a trial's objective; return its final value, or raise ``Pruned``."""
     kind = objective.get("kind")
@@ -21,5 +26,5 @@ def run_objective(
     if kind == "train":
         from worker.objectives.train import run_train
 
-        return run_train(client, trial_id, attempt, params, objective)
+        return run_train(client, trial_id, attempt, params, objective, seed)
     raise ValueError(f"a worker cannot run objective kind {kind!r}")
