@@ -25,15 +25,48 @@ class GridStrategy(_Options):
 
 
 class CoarseToFineStrategy(_Options):
-    """Sample the whole box, zoom into the region around the best trials, repeat."""
+    """Sample the whole box, zoom into the region around the best trials, repeat.
+
+    Defaults measured with ``bench/bench_search.py`` (5 problems x 20 seeds x 100 trials).
+    """
 
     name: Literal["coarse_to_fine"]
-    stage_trials: int = Field(default=16, ge=2, le=100_000)
-    top_fraction: float = Field(default=0.25, gt=0, le=1)
-    margin: float = Field(default=0.25, ge=0, le=10)
-    min_width: float = Field(default=0.02, gt=0, le=1)
-    explore_fraction: float = Field(default=0.1, ge=0, lt=1)
-    sampler: Literal["gp", "sobol", "random"] = "gp"
+    stage_trials: int = Field(
+        default=16,
+        ge=2,
+        le=100_000,
+        description="Finished trials a region gets before the next zoom.",
+    )
+    top_fraction: float = Field(
+        default=0.25,
+        gt=0,
+        le=1,
+        description="Share of the region's trials that define the next region.",
+    )
+    margin: float = Field(
+        default=0.25,
+        ge=0,
+        le=10,
+        description="Widening on each side of the best trials' span, as a share of the parent's "
+        "width.",
+    )
+    min_width: float = Field(
+        default=0.02,
+        gt=0,
+        le=1,
+        description="Smallest width of a region, as a share of the whole range.",
+    )
+    explore_fraction: float = Field(
+        default=0.3,
+        ge=0,
+        lt=1,
+        description="Share of the trials that keep searching the whole space.",
+    )
+    sampler: Literal["gp", "sobol", "random"] = Field(
+        default="gp",
+        description="How points are drawn inside a region: a Gaussian process with expected "
+        "improvement (gp), a Sobol sequence, or uniformly at random.",
+    )
 
 
 Strategy = Annotated[

@@ -1,17 +1,42 @@
-"""Builds the strategy and the pruner of a study from its validated options."""
+"""Builds the strategy and the pruner of a study from its validated options
+(``caviar.search_config``)."""
 
 from __future__ import annotations
 
 from api.search.base import BaseStrategy
+from api.search.coarse_to_fine import CoarseToFineSampler
+from api.search.grid_sampler import GridSampler
+from api.search.pruners import AshaPruner, BasePruner, MedianPruner, NopPruner
 from api.search.random_sampler import RandomSampler
-from caviar.search_config import RandomStrategy
+from caviar import search_config as cfg
 
 
 def make_strategy(options: object) -> BaseStrategy:
-    if isinstance(options, RandomStrategy):
+    if isinstance(options, cfg.RandomStrategy):
         return RandomSampler()
-    raise NotImplementedError(f"strategy {getattr(options, 'name', options)!r} is not available yet")
+    if isinstance(options, cfg.GridStrategy):
+        return GridSampler(points_per_param=options.points_per_param)
+    if isinstance(options, cfg.CoarseToFineStrategy):
+        return CoarseToFineSampler(
+            stage_trials=options.stage_trials,
+            top_fraction=options.top_fraction,
+            margin=options.margin,
+            min_width=options.min_width,
+            explore_fraction=options.explore_fraction,
+            sampler=options.sampler,
+        )
+    raise ValueError(f"unknown strategy options {options!r}")
 
 
-def make_pruner(options: object) -> object:
-    raise NotImplementedError(f"pruner {getattr(options, 'name', options)!r} is not available yet")
+def make_pruner(options: object) -> BasePruner:
+    if isinstance(options, cfg.NoPruner):
+        return NopPruner()
+    if isinstance(options, cfg.MedianPruner):
+        return MedianPruner(warmup_steps=options.warmup_steps, min_trials=options.min_trials)
+    if isinstance(options, cfg.AshaPruner):
+        return AshaPruner(
+            min_resource=options.min_resource,
+            reduction_factor=options.reduction_factor,
+            bootstrap_count=options.bootstrap_count,
+        )
+    raise ValueError(f"unknown pruner options {options!r}")

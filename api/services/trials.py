@@ -18,7 +18,13 @@ from api.errors import Conflict, FieldError, NotFound
 from api.search.registry import make_pruner
 from api.services.scheduling import create_trials, lock, top_up
 from api.services.study_config import config_of
-from caviar.schemas import FINISHED_STATES, ReportAnswer, ReportCreate, TellCreate
+from caviar.schemas import (
+    FINISHED_STATES,
+    ReportAnswer,
+    ReportCreate,
+    TellCreate,
+    TrainObjective,
+)
 
 
 def get(session: Session, trial_id: int) -> Trial:
@@ -129,7 +135,9 @@ def report(session: Session, trial_id: int, body: ReportCreate) -> ReportAnswer:
         )
         return [sign * v for v in rows]
 
-    decision = pruner.decide(trial.number, body.step, sign * body.value, peers_at)
+    # A train trial's last epoch is its result, never a reason to stop it.
+    last = config.objective.epochs if isinstance(config.objective, TrainObjective) else None
+    decision = pruner.decide(trial.number, body.step, sign * body.value, peers_at, max_step=last)
     if decision.prune:
         trial.prune_reason = decision.reason
     return ReportAnswer(prune=decision.prune, reason=decision.reason)

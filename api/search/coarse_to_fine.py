@@ -1,0 +1,156 @@
+"""Coarse-to-fine search: sample the whole box, zoom into the region around the best trials,
+sample it more densely, repeat.
+
+Contract (see ``BaseStrategy``). The current region is the newest stored one.
+
+- **Zoom.** When the current region holds ``stage_trials`` finished trials of its own, the call
+  drafts its child with ``derive_region`` (the best ``top_fraction`` of the trials inside it,
+  widened by ``margin``) and suggests inside the child.
+- **No stage barrier.** Trials still running in the old region just finish there; the next
+  suggestions already use the new one.
+- **Exploration.** A trial whose (seed, number) draw falls under ``explore_fraction`` searches the
+  whole space instead; its region is the stage-0 region.
+- **Backing up.** When the best finished trial lies outside the current region (an exploring
+  trial found better ground, or a late trial of an earlier stage), the call drafts a new region
+  from the nearest ancestor that contains it (its parent). ``details["backed_up"]`` says so.
+- **Stages** count regions: a drafted region's stage is the newest stage + 1, so stages grow with
+  time; the nesting is ``parent_id`` (a parent always has a lower stage).
+- **Inside a region**, points come from ``sampler``: ``gp`` (model-based, the default), ``sobol``
+  or ``random``.
+
+At most one region is drafted per call; every suggestion that uses it shares the same
+``RegionView``. ``details`` of a drafted region holds the rule's inputs and outputs (see
+``derive_region``) plus ``opened_at_trial``, ``stage_trials``, ``sampler`` and, after backing
+up, ``backed_up``.
+"""
+
+from __future__ import annotations
+
+import math
+from operator import attrgetter
+
+import numpy as np
+
+from api.search.base import BaseStrategy, RegionView, SearchState, Suggestion
+from api.search.encoding import SpaceEncoding
+from api.search.region_samplers import (
+    BaseRegionSampler,
+    GPRegionSampler,
+    History,
+    RandomRegionSampler,
+    SobolRegionSampler,
+)
+from api.search.regions import derive_region
+
+
+def make_region_sampler(name: str) -> BaseRegionSampler:
+    if name == "gp":
+        return GPRegionSampler()
+    if name == "sobol":
+        return SobolRegionSampler()
+    if name == "random":
+        return RandomRegionSampler()
+    raise ValueError(f"unknown region sampler {name!r}")
+
+
+class CoarseToFineSampler(BaseStrategy):
+    def __init__(
+        self,
+        *,
+        stage_trials: int = 16,
+        top_fraction: float = 0.25,
+        margin: float = 0.25,
+        min_width: float = 0.02,
+        explore_fraction: float = 0.3,
+        sampler: str | BaseRegionSampler = "gp",
+    ) -> None:
+        self.stage_trials = stage_trials
+        self.top_fraction = top_fraction
+        self.margin = margin
+        self.min_width = min_width
+        self.explore_fraction = explore_fraction
+        self.sampler = make_region_sampler(sampler) if isinstance(sampler, str) else sampler
+
+    def suggest(self, state: SearchState, numbers: list[int]) -> list[Suggestion]:
+        if not numbers:
+            return []
+        assert state.regions, "a study always has its stage-0 region"
+        enc = SpaceEncoding.of(state.space)
+        whole, current = state.regions[0], state.regions[-1]
+        obs = sorted(
+            (o for o in state.observations if math.isfinite(o.value)), key=attrgetter("number")
+        )
+        u, c = enc.encode([o.unit for o in obs])
+        y = np.array([o.value for o in obs], dtype=float)
+        if current.id is not None:
+            own = [o.region_id for o in obs].count(current.id)
+        else:  # a region drafted but not stored yet (tests): count by stage
+            own = [o.stage for o in obs].count(current.stage)
+        best = int(np.argmin(y)) if len(y) else -1
+        parent, mask = current, enc.inside(enc.box(current), u, c)
+        escaped = best >= 0 and not mask[best]
+        if escaped:
+            # The best trial lies outside the current region (an exploring trial, or a late one
+            # of an earlier stage): back up to the nearest enclosing ancestor and zoom from there.
+            for parent in _ancestors(current, state.regions):
+                mask = enc.inside(enc.box(parent), u, c)
+                if mask[best]:
+                    break
+        if own >= self.stage_trials or escaped:
+            pool = [o for o, keep in zip(obs, mask, strict=True) if keep]
+            current = derive_region(
+                parent,
+                state.space,
+                pool,
+                top_fraction=self.top_fraction,
+                margin=self.margin,
+                min_width=self.min_width,
+            )
+            current.stage = max(r.stage for r in state.regions) + 1  # stages count zooms
+            current.details["opened_at_trial"] = numbers[0]
+            current.details["stage_trials"] = self.stage_trials
+            current.details["sampler"] = self.sampler.name
+            if escaped:
+                current.details["backed_up"] = {
+                    "from_region": state.regions[-1].id,
+                    "to_region": parent.id,
+                    "best_trial": obs[best].number,
+                    "best_value": obs[best].value,
+                }
+        explore = (
+            [n for n in numbers if self._explores(state.seed, n)] if current is not whole else []
+        )
+        pu, pc = enc.encode([p.unit for p in state.pending])
+        chosen: dict[int, tuple[np.ndarray, np.ndarray, RegionView]] = {}
+        for region, group in (
+            (current, [n for n in numbers if n not in explore]),
+            (whole, explore),
+        ):
+            if not group:
+                continue
+            history = History(u, c, y, pu, pc)
+            start = int(region.details.get("opened_at_trial", 0))
+            gu, gc = self.sampler.sample(enc, enc.box(region), group, history, state.seed, start)
+            pu, pc = np.vstack([pu, gu]), np.vstack([pc, gc])
+            for n, ru, rc in zip(group, gu, gc, strict=True):
+                chosen[n] = (ru, rc, region)
+        out = []
+        for n in numbers:
+            ru, rc, region = chosen[n]
+            out.append(Suggestion(number=n, params=enc.params(ru, rc), region=region))
+        return out
+
+    def _explores(self, seed: int, number: int) -> bool:
+        return bool(np.random.default_rng([seed, number, 3]).random() < self.explore_fraction)
+
+
+def _ancestors(region: RegionView, regions: list[RegionView]) -> list[RegionView]:
+    """The parent, grandparent, … of ``region``, ending with the whole space."""
+    by_id = {r.id: r for r in regions if r.id is not None}
+    out = []
+    while region.parent_id is not None and region.parent_id in by_id:
+        region = by_id[region.parent_id]
+        out.append(region)
+    if not out or out[-1] is not regions[0]:
+        out.append(regions[0])
+    return out

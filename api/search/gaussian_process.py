@@ -1,0 +1,283 @@
+"""A small Gaussian process for model-based sampling inside a region.
+
+Kernel: Matérn 5/2 with one length scale per numeric param and one per categorical param (whose
+distance is 0 for the same choice, 1 otherwise), a signal variance and a noise variance. The
+hyperparameters maximise the marginal likelihood under log-normal priors whose length-scale prior
+grows with the dimension (so that a few points do not make a wiggly model). Values are
+standardised before the fit; ``posterior`` answers in that standardised scale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import cho_solve, cholesky, solve_triangular
+from scipy.optimize import minimize
+from scipy.special import erfcx, ndtr
+
+_SQRT5 = math.sqrt(5.0)
+_MIN_NOISE = 1e-6
+
+
+def _components(u1: np.ndarray, c1: np.ndarray, u2: np.ndarray, c2: np.ndarray) -> np.ndarray:
+    """Squared distance per dimension, shape (n1, n2, numeric + categorical)."""
+    du = (u1[:, None, :] - u2[None, :, :]) ** 2
+    dc = (c1[:, None, :] != c2[None, :, :]).astype(float)
+    return np.concatenate([du, dc], axis=2)
+
+
+def _scaled_r2(
+    u1: np.ndarray, c1: np.ndarray, u2: np.ndarray, c2: np.ndarray, ls: np.ndarray
+) -> np.ndarray:
+    """Σ_j d_j² / ℓ_j², without building the per-dimension tensor."""
+    nu = u1.shape[1]
+    a, b = u1 / ls[:nu], u2 / ls[:nu]
+    r2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+    for j in range(c1.shape[1]):
+        r2 += (c1[:, j][:, None] != c2[:, j][None, :]) / ls[nu + j] ** 2
+    return np.maximum(r2, 0.0)
+
+
+def _matern(r2: np.ndarray) -> np.ndarray:
+    r = np.sqrt(r2)
+    return (1.0 + _SQRT5 * r + 5.0 / 3.0 * r2) * np.exp(-_SQRT5 * r)
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    lengthscales: np.ndarray
+    signal: float
+    noise: float
+
+
+def fit_hyperparameters(
+    u: np.ndarray, c: np.ndarray, y: np.ndarray, restarts: int = 2
+) -> Hyperparameters:
+    """Maximum a posteriori hyperparameters for standardised ``y``."""
+    n, dim = len(y), u.shape[1] + c.shape[1]
+    comps = _components(u, c, u, c)
+    mu_ls, sd_ls = math.sqrt(2.0) + 0.5 * math.log(max(dim, 1)), math.sqrt(3.0)
+    mu_noise, sd_noise = -4.0, 1.0
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        log_ls, log_sig, log_noise = theta[:dim], theta[dim], theta[dim + 1]
+        ls2 = np.exp(2.0 * log_ls)
+        r2 = comps @ (1.0 / ls2)
+        r = np.sqrt(r2)
+        e = np.exp(-_SQRT5 * r)
+        sig = math.exp(log_sig)
+        noise = math.exp(log_noise) + _MIN_NOISE
+        k = sig * (1.0 + _SQRT5 * r + 5.0 / 3.0 * r2) * e
+        kn = k + noise * np.eye(n)
+        try:
+            lower = cholesky(kn, lower=True)
+        except np.linalg.LinAlgError:
+            return 1e10, np.zeros_like(theta)
+        alpha = cho_solve((lower, True), y)
+        nll = 0.5 * y @ alpha + np.log(np.diag(lower)).sum() + 0.5 * n * math.log(2 * math.pi)
+        w = cho_solve((lower, True), np.eye(n)) - np.outer(alpha, alpha)
+        grad = np.empty_like(theta)
+        wc = w * (sig * 5.0 / 3.0 * (1.0 + _SQRT5 * r) * e)
+        grad[:dim] = 0.5 * np.einsum("ijk,ij->k", comps, wc) / ls2
+        grad[dim] = 0.5 * np.sum(w * k)
+        grad[dim + 1] = 0.5 * np.trace(w) * math.exp(log_noise)
+        # Log-normal priors on the length scales and the noise; a weak one on the signal.
+        nll += np.sum((log_ls - mu_ls) ** 2) / (2 * sd_ls**2)
+        grad[:dim] += (log_ls - mu_ls) / sd_ls**2
+        nll += (log_noise - mu_noise) ** 2 / (2 * sd_noise**2)
+        grad[dim + 1] += (log_noise - mu_noise) / sd_noise**2
+        nll += log_sig**2 / 2.0
+        grad[dim] += log_sig
+        return float(nll), grad
+
+    bounds = [(math.log(1e-3), math.log(1e3))] * dim + [(math.log(1e-2), math.log(1e2))]
+    bounds += [(math.log(1e-9), math.log(1.0))]
+    starts = [np.r_[np.full(dim, math.log(0.3 * math.sqrt(dim))), 0.0, math.log(1e-3)]]
+    if restarts > 1:
+        starts.append(np.r_[np.full(dim, mu_ls), 0.0, mu_noise])
+    best = None
+    for theta0 in starts[:restarts]:
+        res = minimize(
+            objective, theta0, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 200}
+        )
+        if best is None or res.fun < best.fun:
+            best = res
+    assert best is not None
+    theta = best.x
+    return Hyperparameters(
+        np.exp(theta[:dim]), math.exp(theta[dim]), math.exp(theta[dim + 1]) + _MIN_NOISE
+    )
+
+
+_CACHE: OrderedDict[bytes, Hyperparameters] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+
+
+def cached_hyperparameters(u: np.ndarray, c: np.ndarray, y: np.ndarray) -> Hyperparameters:
+    """``fit_hyperparameters``, memoised on the exact data: the answer is the same with or
+    without the cache, only faster when the same points are fitted again."""
+    h = hashlib.blake2b(digest_size=16)
+    for a in (
+        np.ascontiguousarray(u, dtype=float),
+        np.ascontiguousarray(c, dtype=np.int64),
+        np.ascontiguousarray(y, dtype=float),
+    ):
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    key = h.digest()
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    hp = fit_hyperparameters(u, c, y)
+    with _CACHE_LOCK:
+        _CACHE[key] = hp
+        while len(_CACHE) > 64:
+            _CACHE.popitem(last=False)
+    return hp
+
+
+@dataclass
+class GaussianProcess:
+    """A fitted GP. Build it with ``fit``; ``condition`` adds points with fixed hyperparameters."""
+
+    u: np.ndarray
+    c: np.ndarray
+    y: np.ndarray  # standardised
+    lengthscales: np.ndarray
+    signal: float
+    noise: float
+    chol: np.ndarray
+    alpha: np.ndarray
+
+    @classmethod
+    def fit(cls, u: np.ndarray, c: np.ndarray, y: np.ndarray, restarts: int = 2) -> GaussianProcess:
+        """Fits hyperparameters on standardised ``y`` (the caller standardises)."""
+        hp = fit_hyperparameters(u, c, y, restarts)
+        return cls.build(u, c, y, hp.lengthscales, hp.signal, hp.noise)
+
+    @classmethod
+    def build(
+        cls,
+        u: np.ndarray,
+        c: np.ndarray,
+        y: np.ndarray,
+        ls: np.ndarray,
+        signal: float,
+        noise: float,
+    ) -> GaussianProcess:
+        k = signal * _matern(_scaled_r2(u, c, u, c, ls)) + noise * np.eye(len(y))
+        jitter = 0.0
+        while True:
+            try:
+                lower = cholesky(k + jitter * np.eye(len(y)), lower=True)
+                break
+            except np.linalg.LinAlgError:
+                jitter = max(jitter * 10, 1e-8)
+        alpha = cho_solve((lower, True), y)
+        return cls(u, c, y, ls, signal, noise, lower, alpha)
+
+    def condition(self, u: np.ndarray, c: np.ndarray, y: np.ndarray) -> GaussianProcess:
+        """The same model with more (possibly fantasised) points."""
+        return self.build(
+            np.vstack([self.u, u]),
+            np.vstack([self.c, c]),
+            np.r_[self.y, y],
+            self.lengthscales,
+            self.signal,
+            self.noise,
+        )
+
+    def posterior(self, u: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation of the latent function at the rows (u, c)."""
+        ks = self.signal * _matern(_scaled_r2(u, c, self.u, self.c, self.lengthscales))
+        mean = ks @ self.alpha
+        v = solve_triangular(self.chol, ks.T, lower=True)
+        var = np.maximum(self.signal - (v * v).sum(0), 1e-12)
+        return mean, np.sqrt(var)
+
+
+def log_expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
+    """log E[max(best − f, 0)] for minimisation, stable far into the tail."""
+    z = (best - mean) / std
+    out = np.empty_like(z)
+    hi = z > -1.0
+    zh = z[hi]
+    phi = np.exp(-0.5 * zh * zh) / math.sqrt(2 * math.pi)
+    cdf = ndtr(zh)
+    out[hi] = np.log(np.maximum(zh * cdf + phi, 1e-300))
+    zl = z[~hi]
+    # h(z) = φ(z)·(1 + z·√(π/2)·erfcx(−z/√2)) for z < 0
+    inner = 1.0 + zl * math.sqrt(math.pi / 2) * erfcx(-zl / math.sqrt(2))
+    out[~hi] = -0.5 * zl * zl - 0.5 * math.log(2 * math.pi) + np.log(np.maximum(inner, 1e-300))
+    return out + np.log(std)
+
+
+class FantasyPosterior:
+    """The GP's posterior after fantasised points ("kriging believer": each fantasised value is
+    the posterior mean there), updated by rank-one steps instead of refits.
+
+    A fantasy at its own posterior mean leaves the mean unchanged everywhere and only shrinks the
+    variance near it, so ``add`` is cheap and a batch of suggestions spreads out.
+    """
+
+    def __init__(self, gp: GaussianProcess) -> None:
+        self.gp = gp
+        self._u: list[np.ndarray] = []
+        self._c: list[np.ndarray] = []
+        self._v: list[np.ndarray] = []  # L⁻¹ k(X, x_i)
+        self._g: list[np.ndarray] = []  # g_j(x_i), j < i
+        self._s: list[float] = []  # sqrt(var_{i−1}(x_i) + noise)
+
+    def prepare(self, u: np.ndarray, c: np.ndarray) -> PointSet:
+        gp = self.gp
+        ks = gp.signal * _matern(_scaled_r2(u, c, gp.u, gp.c, gp.lengthscales))
+        v = solve_triangular(gp.chol, ks.T, lower=True)
+        var0 = np.maximum(gp.signal - (v * v).sum(0), 1e-12)
+        return PointSet(u, c, ks @ gp.alpha, var0, v, [])
+
+    def std(self, points: PointSet) -> np.ndarray:
+        """Posterior standard deviation at ``points`` given every fantasy added so far."""
+        for i in range(len(points.g), len(self._v)):
+            points.g.append(self._g_of(points, i))
+        var = points.var0 - sum((g * g for g in points.g), np.zeros_like(points.var0))
+        return np.sqrt(np.maximum(var, 1e-12))
+
+    def add(self, u: np.ndarray, c: np.ndarray) -> None:
+        """Fantasises the rows (u, c), one after the other."""
+        for k in range(len(u)):
+            point = self.prepare(u[k : k + 1], c[k : k + 1])
+            var = float(self.std(point)[0] ** 2)
+            self._u.append(u[k])
+            self._c.append(c[k])
+            self._v.append(point.v[:, 0])
+            self._g.append(np.array([g[0] for g in point.g]))
+            self._s.append(math.sqrt(var + self.gp.noise))
+
+    def _g_of(self, points: PointSet, i: int) -> np.ndarray:
+        gp = self.gp
+        k0 = gp.signal * _matern(
+            _scaled_r2(points.u, points.c, self._u[i][None], self._c[i][None], gp.lengthscales)
+        )
+        cov = k0[:, 0] - points.v.T @ self._v[i]
+        for j in range(i):
+            cov -= points.g[j] * self._g[i][j]
+        return cov / self._s[i]
+
+
+@dataclass
+class PointSet:
+    """Points prepared for ``FantasyPosterior``: their mean, prior-to-fantasy variance and the
+    rank-one factors applied so far."""
+
+    u: np.ndarray
+    c: np.ndarray
+    mean: np.ndarray
+    var0: np.ndarray
+    v: np.ndarray
+    g: list[np.ndarray]

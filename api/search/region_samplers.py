@@ -1,0 +1,241 @@
+"""Samplers that draw points inside one region: uniform random, Sobol, or model-based (a Gaussian
+process with expected improvement, batch-aware through fantasised values).
+
+Every sampler returns one point per trial number, as (u, c) rows of ``SpaceEncoding``, inside the
+region's box. Results depend only on their inputs (reproducible).
+"""
+
+from __future__ import annotations
+
+import warnings
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import qmc
+
+from api.search.encoding import RegionBox, SpaceEncoding
+from api.search.gaussian_process import (
+    FantasyPosterior,
+    GaussianProcess,
+    cached_hyperparameters,
+    log_expected_improvement,
+)
+
+
+@dataclass(frozen=True)
+class History:
+    """Finished points (u, c, value: lower is better) and points still running (pu, pc)."""
+
+    u: np.ndarray
+    c: np.ndarray
+    y: np.ndarray
+    pu: np.ndarray
+    pc: np.ndarray
+
+
+class BaseRegionSampler(ABC):
+    name: str
+
+    @abstractmethod
+    def sample(
+        self,
+        enc: SpaceEncoding,
+        box: RegionBox,
+        numbers: list[int],
+        history: History,
+        seed: int,
+        start: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One point per number, inside ``box``. ``start`` is the number of the region's first
+        trial (quasi-random sequences index their points from it)."""
+
+
+class RandomRegionSampler(BaseRegionSampler):
+    """Uniform in the region; trial n's point depends only on (seed, n) and the region."""
+
+    name = "random"
+
+    def sample(
+        self,
+        enc: SpaceEncoding,
+        box: RegionBox,
+        numbers: list[int],
+        history: History,
+        seed: int,
+        start: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        us, cs = [], []
+        for n in numbers:
+            rng = np.random.default_rng([seed, n])
+            u, c = enc.uniform(box, rng.random((1, len(enc.numeric))), rng)
+            us.append(u)
+            cs.append(c)
+        return np.vstack(us), np.vstack(cs)
+
+
+class SobolRegionSampler(BaseRegionSampler):
+    """A scrambled Sobol sequence over the region: point ``n − start`` for trial n."""
+
+    name = "sobol"
+
+    def sample(
+        self,
+        enc: SpaceEncoding,
+        box: RegionBox,
+        numbers: list[int],
+        history: History,
+        seed: int,
+        start: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return sobol_points(enc, box, numbers, seed, start)
+
+
+def sobol_points(
+    enc: SpaceEncoding, box: RegionBox, numbers: list[int], seed: int, start: int
+) -> tuple[np.ndarray, np.ndarray]:
+    d = len(enc.numeric) + len(enc.categorical)
+    idx = np.array([max(n - start, 0) for n in numbers])
+    engine = qmc.Sobol(d=max(d, 1), scramble=True, seed=np.random.default_rng([seed, start, 11]))
+    if idx.min() > 0:
+        engine.fast_forward(int(idx.min()))
+    with warnings.catch_warnings():  # a Sobol prefix of any length is still well spread
+        warnings.simplefilter("ignore", UserWarning)
+        pts = engine.random(int(idx.max() - idx.min() + 1))[idx - idx.min()]
+    nu = len(enc.numeric)
+    u = enc.into(box, box.lo + pts[:, :nu] * (box.hi - box.lo))
+    c = np.zeros((len(numbers), len(enc.categorical)), dtype=int)
+    for j, allowed in enumerate(box.allowed):
+        c[:, j] = allowed[np.minimum((pts[:, nu + j] * len(allowed)).astype(int), len(allowed) - 1)]
+    return u, c
+
+
+def warp(y: np.ndarray, kind: str) -> np.ndarray:
+    """Values → standardised values the GP fits (rank-preserving)."""
+    if kind == "log":  # tames heavy upper tails; keeps the bottom's resolution
+        y = np.log1p(y - y.min())
+    elif kind == "rank":
+        from scipy.stats import norm, rankdata
+
+        y = norm.ppf((rankdata(y) - 0.5) / len(y))
+    sd = y.std()
+    return (y - y.mean()) / (sd if sd > 0 else 1.0)
+
+
+class GPRegionSampler(BaseRegionSampler):
+    """Expected improvement of a Gaussian process, maximised inside the region.
+
+    Until ``n_startup`` trials have finished, points come from a Sobol sequence. The GP's
+    hyperparameters are fitted on at most ``fit_points`` finished trials and its posterior uses at
+    most ``max_points`` (in both cases the best half and the most recent rest), which bounds the
+    cost with thousands of trials. Trials of the same batch and running trials get fantasised
+    values (the posterior mean: "kriging believer"), so a batch spreads out instead of piling on
+    one point. The candidates are a Sobol set over the region plus points around the region's
+    best trials, refined locally around the leaders.
+    """
+
+    name = "gp"
+
+    def __init__(
+        self,
+        n_startup: int = 8,
+        fit_points: int = 100,
+        max_points: int = 128,
+        n_candidates: int = 1024,
+        value_warp: str = "none",
+    ) -> None:
+        self.n_startup = n_startup
+        self.fit_points = fit_points
+        self.max_points = max_points
+        self.n_candidates = n_candidates
+        self.value_warp = value_warp
+
+    def sample(
+        self,
+        enc: SpaceEncoding,
+        box: RegionBox,
+        numbers: list[int],
+        history: History,
+        seed: int,
+        start: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if len(history.y) < self.n_startup:
+            return sobol_points(enc, box, numbers, seed, 0)
+        # Hyperparameters come from the first m finished trials (by number), m = n until
+        # 2·fit_points, then m grows in steps of n/16: with many trials they are refitted rarely
+        # (and memoised), and depend only on the observations, never on the call history.
+        n = len(history.y)
+        m = n if n <= 2 * self.fit_points else n - n % (n // 16)
+        fu, fc, fy = _subset(
+            History(history.u[:m], history.c[:m], history.y[:m], history.pu, history.pc),
+            self.fit_points,
+        )
+        hp = cached_hyperparameters(fu, fc, warp(fy, self.value_warp))
+        u, c, y = _subset(history, self.max_points)
+        y = warp(y, self.value_warp)
+        gp = GaussianProcess.build(u, c, y, hp.lengthscales, hp.signal, hp.noise)
+        best = float(y.min())
+        post = FantasyPosterior(gp)
+        if len(history.pu):
+            post.add(history.pu, history.pc)
+        rng = np.random.default_rng([seed, numbers[0], len(history.y), 5])
+        inside = enc.inside(box, u, c)
+        order = np.argsort(y[inside], kind="stable")
+        centres_u, centres_c = u[inside][order[:5]], c[inside][order[:5]]
+        # One candidate set for the whole batch: space-filling points plus points near the best.
+        d = len(enc.numeric) + len(enc.categorical)
+        pts = qmc.Sobol(d=max(d, 1), scramble=True, seed=rng).random(self.n_candidates)
+        cand_u, cand_c = enc.uniform(box, pts[:, : len(enc.numeric)], rng)
+        width = box.hi - box.lo
+        parts_u, parts_c = [cand_u], [cand_c]
+        for scale in (0.05, 0.2):
+            if len(centres_u):
+                lu, lc = _perturb(enc, box, centres_u, centres_c, scale * width, 64, rng)
+                parts_u.append(lu)
+                parts_c.append(lc)
+        cands = post.prepare(np.vstack(parts_u), np.vstack(parts_c))
+        out_u, out_c = [], []
+        for _ in numbers:
+            score = log_expected_improvement(cands.mean, post.std(cands), best)
+            points = cands
+            for scale in (0.05, 0.01):  # local refinement around the leaders
+                top = np.argsort(-score, kind="stable")[:8]
+                lu, lc = _perturb(enc, box, points.u[top], points.c[top], scale * width, 16, rng)
+                points = post.prepare(
+                    np.vstack([points.u[top], lu]), np.vstack([points.c[top], lc])
+                )
+                score = log_expected_improvement(points.mean, post.std(points), best)
+            i = int(np.argmax(score))
+            out_u.append(points.u[i])
+            out_c.append(points.c[i])
+            post.add(points.u[i : i + 1], points.c[i : i + 1])
+        return np.vstack(out_u), np.vstack(out_c)
+
+
+def _perturb(
+    enc: SpaceEncoding,
+    box: RegionBox,
+    u: np.ndarray,
+    c: np.ndarray,
+    sd: np.ndarray,
+    per_centre: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    pu = np.repeat(u, per_centre, axis=0)
+    pu = pu + rng.normal(size=pu.shape) * sd
+    pu = enc.into(box, pu)
+    pc = np.repeat(c, per_centre, axis=0)
+    for j, allowed in enumerate(box.allowed):
+        flip = rng.random(len(pc)) < 0.2
+        pc[flip, j] = allowed[rng.integers(len(allowed), size=int(flip.sum()))]
+    return pu, pc
+
+
+def _subset(history: History, cap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = len(history.y)
+    if n <= cap:
+        return history.u, history.c, history.y
+    keep = np.zeros(n, dtype=bool)
+    keep[np.argsort(history.y, kind="stable")[: cap // 2]] = True
+    keep[np.flatnonzero(~keep)[-(cap - cap // 2) :]] = True
+    return history.u[keep], history.c[keep], history.y[keep]
