@@ -8,11 +8,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api import errors_http
 from api.db.session import Database
-from api.routes import datasets, studies, trials, vendor
+from api.routes import dashboard, datasets, studies, trials, vendor
 from api.services.dispatch import CelerySender, Dispatcher, Sender
 from api.services.reconciler import Reconciler
 from caviar.settings import Settings
@@ -57,6 +58,8 @@ def create_app(
         lifespan=lifespan,
     )
     errors_http.install(app)
+    # Large answers (trial lists, plot data) shrink about 5x; small ones (ask, tell) skip it.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
     rest = APIRouter(prefix="/api")
 
     @rest.get("/health", tags=["health"])
@@ -68,5 +71,6 @@ def create_app(
     rest.include_router(datasets.router)
     app.include_router(rest)
     app.include_router(vendor.router)
+    app.include_router(dashboard.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

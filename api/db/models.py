@@ -88,6 +88,7 @@ class Trial(TimestampMixin, Base):
         UniqueConstraint("study_id", "number"),
         Index("ix_trials_study_state_value", "study_id", "state", "value"),
         Index("ix_trials_state_heartbeat", "state", "heartbeat_at"),
+        Index("ix_trials_study_region", "study_id", "region_id"),
         CheckConstraint(
             "state IN ('queued', 'running', 'completed', 'pruned', 'failed', 'cancelled')",
             name="state",

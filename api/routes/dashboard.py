@@ -1,0 +1,160 @@
+"""What the web dashboard reads beyond the REST contract: plot data with cursors, the trials
+table (server-side sort, filter and paging, CSV export) and the form's options."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cache
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel
+
+from api.deps import ReadSessionDep
+from api.services import dashboard as service
+from api.services import studies as study_service
+from caviar.dashboard_schemas import (
+    DashboardOptions,
+    DashboardSnapshot,
+    DashboardUpdates,
+    DistinctValues,
+)
+from caviar.schemas import TrialsPublic, TrialState
+
+router = APIRouter(prefix="/api", tags=["dashboard"])
+
+StatesQuery = Annotated[list[TrialState], Query(default_factory=list, alias="state")]
+StagesQuery = Annotated[list[int], Query(default_factory=list, alias="stage")]
+SortQuery = Annotated[
+    str, Query(description="number, value, state, stage or params.<name>", max_length=80)
+]
+
+
+def _packed(request: Request, model: BaseModel) -> Response:
+    """Live plot data as JSON, never cached (the app's GZip middleware compresses it)."""
+    return Response(
+        model.model_dump_json(),
+        media_type="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _watch(raw: str) -> list[int]:
+    """'3,5-9,12' → [3, 5, 6, 7, 8, 9, 12]; at most ``service.MAX_WATCH`` numbers are read."""
+    out: list[int] = []
+    for part in filter(None, raw.split(",")):
+        lo, _, hi = part.partition("-")
+        a = int(lo)
+        b = int(hi) if hi else a
+        out.extend(range(a, min(b, a + service.MAX_WATCH) + 1))
+        if len(out) >= service.MAX_WATCH:
+            break
+    return out
+
+
+@router.get("/studies/{study_id}/dashboard", response_model=DashboardSnapshot)
+def snapshot(
+    study_id: int,
+    request: Request,
+    session: ReadSessionDep,
+    max_points: int = Query(default=service.MAX_POINTS, ge=100, le=100_000),
+    max_curves: int = Query(default=200, ge=0, le=5000),
+) -> Response:
+    """Plot data: every trial for small studies, a sample (the best plus an even spread) for
+    large ones; the exact best-so-far line; learning curves of a chosen set of trials."""
+    study = study_service.get(session, study_id)
+    data = service.snapshot(session, study, max_points=max_points, max_curves=max_curves)
+    return _packed(request, data)
+
+
+@router.get("/studies/{study_id}/dashboard/updates", response_model=DashboardUpdates)
+def updates(
+    study_id: int,
+    request: Request,
+    session: ReadSessionDep,
+    after: int = Query(ge=-1, description="the cursor of the snapshot or of the last update"),
+    watch: str = Query(
+        default="",
+        pattern=r"^[0-9,\-]*$",
+        max_length=20_000,
+        description="numbers of the trials still in flight at the last poll: '3,5-9,12'",
+    ),
+    limit: int = Query(default=2000, ge=1, le=10_000),
+) -> Response:
+    study = study_service.get(session, study_id)
+    data = service.updates(session, study, after, _watch(watch), limit=limit)
+    return _packed(request, data)
+
+
+@router.get("/studies/{study_id}/dashboard/trials", response_model=TrialsPublic)
+def trials_table(
+    study_id: int,
+    request: Request,
+    session: ReadSessionDep,
+    states: StatesQuery,
+    stages: StagesQuery,
+    sort: SortQuery = "number",
+    desc: bool = False,
+    offset: int = Query(default=0, ge=0),
+    limit: int = Query(default=50, ge=1, le=1000),
+) -> Response:
+    """One page of trials, filtered by state and stage, sorted on the server."""
+    study = study_service.get(session, study_id)
+    page = service.table(
+        session,
+        study,
+        sort=sort,
+        desc=desc,
+        states=list(states),
+        stages=stages,
+        offset=offset,
+        limit=limit,
+    )
+    return _packed(request, page)
+
+
+@router.get("/studies/{study_id}/dashboard/trials.csv", response_class=StreamingResponse)
+def trials_csv(
+    study_id: int,
+    request: Request,
+    session: ReadSessionDep,
+    states: StatesQuery,
+    stages: StagesQuery,
+    sort: SortQuery = "number",
+    desc: bool = False,
+) -> StreamingResponse:
+    """The filtered trials as CSV, streamed from a read session of its own."""
+    study = study_service.get(session, study_id)
+    service.check_sort(study, sort)
+    db = request.app.state.db
+
+    def lines() -> Iterator[str]:
+        with db.read_session() as s:
+            fresh = study_service.get(s, study_id)
+            yield from service.csv_lines(
+                s, fresh, sort=sort, desc=desc, states=list(states), stages=stages
+            )
+
+    return StreamingResponse(
+        lines(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="study-{study_id}-trials.csv"'},
+    )
+
+
+@router.get("/studies/{study_id}/dashboard/distinct", response_model=DistinctValues)
+def distinct(study_id: int, session: ReadSessionDep) -> DistinctValues:
+    """Grid vs random: distinct values per hyperparameter for the study's trial budget."""
+    study = study_service.get(session, study_id)
+    return service.distinct_values(study)
+
+
+@router.get("/dashboard/options", response_model=DashboardOptions)
+def options() -> DashboardOptions:
+    return _options()
+
+
+@cache
+def _options() -> DashboardOptions:
+    return service.options()

@@ -1,0 +1,150 @@
+// The trials table: sorted, filtered (state, stage) and paged by the api; CSV of the same view.
+import { get, query } from "./api.js";
+import { h, num, when } from "./dom.js";
+import { pruneText } from "./plots/common.js";
+
+const STATES = ["queued", "running", "completed", "pruned", "failed", "cancelled"];
+const PAGE = 25;
+
+export function trialsTable(studyId, names) {
+  const view = { sort: "number", desc: true, states: [], stages: [], offset: 0 };
+  let stagesKnown = [];
+  const head = h("thead");
+  const body = h("tbody", { "data-testid": "trials-body" });
+  const info = h("span", { class: "muted", "data-testid": "trials-count" });
+  const pager = h("div", { class: "pager" });
+  const stageBox = h("span", { class: "chips", "data-testid": "filter-stage" });
+  const csv = h("a", { class: "button", "data-testid": "export-csv", download: "" }, "Export CSV");
+  const stateBox = h(
+    "span",
+    { class: "chips", "data-testid": "filter-state" },
+    STATES.map((s) =>
+      h(
+        "label",
+        { class: "chip" },
+        h("input", { type: "checkbox", value: s, "data-testid": `filter-state-${s}`, onchange: onFilter }),
+        s,
+      ),
+    ),
+  );
+  const root = h(
+    "div",
+    { class: "trials" },
+    h("div", { class: "toolbar" }, h("span", {}, "state"), stateBox, h("span", {}, "stage"), stageBox, info, csv),
+    h("div", { class: "scroll" }, h("table", { class: "grid", "data-testid": "trials-table" }, head, body)),
+    pager,
+  );
+
+  const columns = [
+    ["number", "#"],
+    ["state", "state"],
+    ["stage", "stage"],
+    ["value", "value"],
+    ...names.map((n) => [`params.${n}`, n]),
+  ];
+
+  function renderHead() {
+    head.replaceChildren(
+      h(
+        "tr",
+        {},
+        columns.map(([key, label]) =>
+          h(
+            "th",
+            {
+              class: "sortable",
+              "data-testid": `sort-${key}`,
+              "aria-sort": view.sort === key ? (view.desc ? "descending" : "ascending") : "none",
+              onclick: () => {
+                view.desc = view.sort === key ? !view.desc : key === "value" ? false : key === "number";
+                view.sort = key;
+                view.offset = 0;
+                refresh();
+              },
+            },
+            label,
+            view.sort === key ? (view.desc ? " ▼" : " ▲") : "",
+          ),
+        ),
+        h("th", {}, "note"),
+      ),
+    );
+  }
+
+  function onFilter() {
+    view.states = [...stateBox.querySelectorAll("input:checked")].map((i) => i.value);
+    view.stages = [...stageBox.querySelectorAll("input:checked")].map((i) => Number(i.value));
+    view.offset = 0;
+    refresh();
+  }
+
+  function setStages(stages) {
+    if (stages.join() === stagesKnown.join()) return;
+    stagesKnown = stages;
+    const checked = new Set(view.stages);
+    stageBox.replaceChildren(
+      ...stages.map((s) =>
+        h(
+          "label",
+          { class: "chip" },
+          h("input", {
+            type: "checkbox",
+            value: s,
+            checked: checked.has(s),
+            "data-testid": `filter-stage-${s}`,
+            onchange: onFilter,
+          }),
+          String(s),
+        ),
+      ),
+    );
+  }
+
+  function params() {
+    return { sort: view.sort, desc: view.desc, state: view.states, stage: view.stages };
+  }
+
+  let seq = 0;
+  async function refresh() {
+    const mine = ++seq;
+    renderHead();
+    csv.href = `/api/studies/${studyId}/dashboard/trials.csv${query(params())}`;
+    const page = await get(
+      `/studies/${studyId}/dashboard/trials${query({ ...params(), offset: view.offset, limit: PAGE })}`,
+    );
+    if (mine !== seq) return;
+    body.replaceChildren(
+      ...page.data.map((t) =>
+        h(
+          "tr",
+          { "data-testid": "trial-row", "data-number": t.number, "data-state": t.state },
+          h("td", {}, t.number),
+          h("td", {}, h("span", { class: `state ${t.state}` }, t.state)),
+          h("td", {}, t.stage),
+          h("td", { class: "num" }, num(t.value, 6)),
+          names.map((n) => h("td", { class: "num" }, num(t.params[n], 5))),
+          h(
+            "td",
+            { class: "note", title: t.finished_at ? `finished ${when(t.finished_at)}` : "" },
+            t.prune_reason ? pruneText(t.prune_reason) : t.error || "",
+          ),
+        ),
+      ),
+    );
+    if (!page.data.length) body.append(h("tr", {}, h("td", { colspan: columns.length + 1, class: "muted" }, "No trials match.")));
+    info.textContent = `${page.count} trial${page.count === 1 ? "" : "s"}`;
+    const last = Math.min(view.offset + PAGE, page.count);
+    pager.replaceChildren(
+      h("button", { "data-testid": "trials-prev", disabled: view.offset === 0, onclick: () => move(-PAGE) }, "Previous"),
+      h("span", { "data-testid": "trials-range" }, `${page.count ? view.offset + 1 : 0}–${last} of ${page.count}`),
+      h("button", { "data-testid": "trials-next", disabled: last >= page.count, onclick: () => move(PAGE) }, "Next"),
+    );
+  }
+
+  function move(by) {
+    view.offset = Math.max(0, view.offset + by);
+    refresh();
+  }
+
+  return { el: root, refresh, setStages };
+}
