@@ -12,7 +12,9 @@ from api.services.dispatch import Dispatcher
 
 
 # Async on purpose: opening and closing a Session does no I/O worth a thread hop (the sync
-# route that uses it runs in the thread pool, where the queries happen).
+# route that uses it runs in the thread pool, where the queries happen). The session closes
+# after the answer is sent, so write routes build their answer before they commit: a query
+# after the commit would hold SQLite's write lock while the answer travels.
 async def _write_session(request: Request) -> AsyncIterator[Session]:
     with request.app.state.db.session() as session:
         yield session

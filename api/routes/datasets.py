@@ -51,8 +51,9 @@ async def upload_dataset(
     def store() -> tuple[DatasetPublic, bool]:
         with db.session() as session:
             dataset, created = dataset_service.upload(session, name, raw, settings.max_upload_bytes)
+            answer = dataset_service.public(dataset)
             session.commit()
-            return dataset_service.public(dataset), created
+            return answer, created
 
     body, created = await run_in_threadpool(store)
     return JSONResponse(body.model_dump(mode="json"), status_code=201 if created else 200)

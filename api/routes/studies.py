@@ -26,9 +26,10 @@ router = APIRouter(prefix="/studies", tags=["studies"])
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=StudyPublic)
 def create_study(body: StudyCreate, session: SessionDep, dispatcher: DispatcherDep) -> StudyPublic:
     study, queued = study_service.create(session, body)
+    answer = study_service.public(session, study)  # before commit: no write lock after it
     session.commit()
     dispatcher.dispatch(queued)
-    return study_service.public(session, study)
+    return answer
 
 
 @router.get("", response_model=StudiesPublic)
@@ -51,8 +52,9 @@ def get_study(study_id: int, session: ReadSessionDep) -> StudyPublic:
 def cancel_study(study_id: int, session: SessionDep) -> StudyPublic:
     study = study_service.get(session, study_id)
     study_service.cancel(session, study)
+    answer = study_service.public(session, study)
     session.commit()
-    return study_service.public(session, study)
+    return answer
 
 
 @router.get("/{study_id}/trials", response_model=TrialsPublic)
@@ -76,8 +78,9 @@ def list_trials(
 @router.post("/{study_id}/ask", response_model=TrialsPublic)
 def ask(study_id: int, body: AskRequest, session: SessionDep) -> TrialsPublic:
     trials = trial_service.ask(session, study_id, body.count)
+    answer = TrialsPublic(data=[trial_public(t) for t in trials], count=len(trials))
     session.commit()
-    return TrialsPublic(data=[trial_public(t) for t in trials], count=len(trials))
+    return answer
 
 
 @router.get("/{study_id}/regions", response_model=list[RegionPublic])

@@ -30,9 +30,9 @@ def get_trial(trial_id: int, session: ReadSessionDep) -> TrialPublic:
 @router.post("/{trial_id}/start", response_model=TrialPublic)
 def start(trial_id: int, body: StartRequest, session: SessionDep) -> TrialPublic:
     """A worker claims its queued trial; 409 if this attempt is stale or already claimed."""
-    trial = trial_service.start(session, trial_id, body.attempt)
+    answer = trial_public(trial_service.start(session, trial_id, body.attempt))
     session.commit()
-    return trial_public(trial)
+    return answer
 
 
 @router.post("/{trial_id}/reports", response_model=ReportAnswer)
@@ -62,6 +62,7 @@ def tell(
     trial_id: int, body: TellCreate, session: SessionDep, dispatcher: DispatcherDep
 ) -> TrialPublic:
     trial, queued = trial_service.tell(session, trial_id, body)
+    answer = trial_public(trial)
     session.commit()
     dispatcher.dispatch(queued)
-    return trial_public(trial)
+    return answer

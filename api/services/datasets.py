@@ -51,6 +51,7 @@ def upload(session: Session, name: str, raw: bytes, max_bytes: int) -> tuple[Dat
     )
     session.add(dataset)
     session.flush()
+    session.refresh(dataset)  # created_at comes from the database
     return dataset, True
 
 

@@ -6,7 +6,7 @@ so trial numbers are unique and the in-flight count is exact under concurrent re
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from api.db.clock import db_now
@@ -113,30 +113,28 @@ def create_trials(
                 s.region,
                 [ids[n] for n in s.region.defining_trials if n in ids],
             )
-    running = state == "running"
-    # Timestamps come from the database's clock, read back with RETURNING (eager_defaults).
+    # One INSERT … RETURNING: the rows come back whole, database-clock timestamps included,
+    # so nothing is lazily loaded (and no transaction reopened) after the request commits.
     stamps = (
         {"started_at": db_now(), "heartbeat_at": db_now()}
-        if running
+        if state == "running"
         else {"dispatched_at": db_now()}  # sent right after commit
     )
-    trials = [
-        Trial(
-            study_id=study.id,
-            number=s.number,
-            params=s.params,
-            state=state,
-            attempt=1,
-            stage=s.region.stage,
-            region_id=s.region.id,
-            dispatch_count=0,
-            **stamps,
-        )
+    rows = [
+        {
+            "study_id": study.id,
+            "number": s.number,
+            "params": s.params,
+            "state": state,
+            "attempt": 1,
+            "stage": s.region.stage,
+            "region_id": s.region.id,
+            "dispatch_count": 0,
+        }
         for s in suggestions
     ]
-    session.add_all(trials)
-    session.flush()
-    return trials
+    created = session.scalars(insert(Trial).values(**stamps).returning(Trial), rows).all()
+    return sorted(created, key=lambda t: t.number)
 
 
 def top_up(session: Session, study: Study, config: StudyCreate | None = None) -> list[Trial]:
