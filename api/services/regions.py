@@ -9,20 +9,21 @@ from sqlalchemy.orm import Session
 
 from api.db.models import Region, Trial
 from api.search.base import RegionView
-from api.search.transforms import Param, from_unit
+from api.search.regions import real_bounds
+from api.search.transforms import Param
 from caviar.schemas import RegionPublic
 from caviar.space import CategoricalParam
 
 
-def real_bounds(space: dict[str, Param], view: RegionView) -> dict[str, dict[str, Any]]:
-    """A region's bounds in each hyperparameter's real units."""
+def public_bounds(space: dict[str, Param], view: RegionView) -> dict[str, dict[str, Any]]:
+    """A region's bounds in real units, as stored and served: {low, high, scale} or {choices}."""
     out: dict[str, dict[str, Any]] = {}
-    for name, p in space.items():
+    for name, b in real_bounds(view, space).items():
+        p = space[name]
         if isinstance(p, CategoricalParam):
-            out[name] = {"choices": list(view.choices.get(name, p.choices))}
+            out[name] = {"choices": list(b)}
         else:
-            lo, hi = view.unit_bounds.get(name, (0.0, 1.0))
-            out[name] = {"low": from_unit(p, lo), "high": from_unit(p, hi), "scale": p.scale}
+            out[name] = {"low": b[0], "high": b[1], "scale": p.scale}
     return out
 
 
@@ -37,7 +38,7 @@ def store_region(
         study_id=study_id,
         stage=view.stage,
         parent_id=view.parent_id,
-        bounds=real_bounds(space, view),
+        bounds=public_bounds(space, view),
         unit_bounds={k: [float(lo), float(hi)] for k, (lo, hi) in view.unit_bounds.items()},
         defining_trials=defining_trial_ids,
         details={**view.details, "choices": view.choices},
