@@ -75,6 +75,7 @@ def test_up_runs_a_study_and_ctrl_c_leaves_no_process(tmp_path: Path) -> None:
         cwd=ROOT,
     )
     url = f"http://127.0.0.1:{port}"
+    children: set[int] = set()
     try:
         wait_for(lambda: "Caviar is up" in (tmp_path / "up.log").read_text(), 60, "caviar up")
         assert httpx.get(url + "/").status_code == 200  # the dashboard
