@@ -17,28 +17,35 @@ from __future__ import annotations
 import argparse
 import logging
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from statistics import median
 
-from common import api_server, backend, median
+from common import api_server, backend
 
 from caviar.client import Client
 
 WINDOW = 200  # trials per latency window
 
 
+def external_study(c: Client, trials: int) -> int:
+    """A study whose trials the bench itself asks for and tells."""
+    space = {"x": {"type": "float", "low": 1e-4, "high": 1, "scale": "log"}}
+    body = {
+        "name": "bench",
+        "objective": {"kind": "external"},
+        "space": space,
+        "max_trials": trials,
+    }
+    return c.create_study(body).id
+
+
 def caviar_run(url: str, trials: int) -> dict[str, float]:
     with Client(url) as c:
-        sid = c.create_study(
-            {
-                "name": "bench",
-                "objective": {"kind": "external"},
-                "space": {"x": {"type": "float", "low": 1e-4, "high": 1, "scale": "log"}},
-                "max_trials": trials,
-            }
-        ).id
+        sid = external_study(c, trials)
         lat: list[float] = []
         t0 = time.perf_counter()
         for _ in range(trials):
@@ -71,16 +78,7 @@ def parallel(clients: int, trials: int, one: Callable[[], None]) -> float:
 
 def caviar_parallel(url: str, trials: int, clients: int) -> float:
     with Client(url) as c:
-        sid = c.create_study(
-            {
-                "name": "bench-par",
-                "objective": {"kind": "external"},
-                "space": {"x": {"type": "float", "low": 1e-4, "high": 1, "scale": "log"}},
-                "max_trials": trials,
-            }
-        ).id
-    import threading
-
+        sid = external_study(c, trials)
     local = threading.local()
 
     def one() -> None:

@@ -201,10 +201,19 @@ def worker_process(
         p.stop(signal.SIGQUIT)
 
 
-def wait_for(predicate: object, timeout: float, what: str, interval: float = 0.2) -> None:
+def wait_for(
+    predicate: object,
+    timeout: float,
+    what: str,
+    interval: float = 0.2,
+    *,
+    log: Process | None = None,
+) -> None:
+    """Poll ``predicate`` until it is true; on timeout fail, with the tail of ``log``'s output."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():  # type: ignore[operator]
             return
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+    tail = f"\n{log.output()[-3000:]}" if log is not None else ""
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}{tail}")

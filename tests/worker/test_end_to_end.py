@@ -26,10 +26,9 @@ QUADRATIC = {
 def test_quadratic_study_finds_w_near_5(be: Backend, api_url: str) -> None:
     with worker_process(be, api_url, concurrency=2) as worker, Client(api_url) as c:
         sid = c.create_study(QUADRATIC).id
-        try:
-            wait_for(lambda: c.study(sid).status == "completed", 90, "the study to complete")
-        except AssertionError:
-            raise AssertionError(worker.output()[-3000:]) from None
+        wait_for(
+            lambda: c.study(sid).status == "completed", 90, "the study to complete", log=worker
+        )
         s = c.study(sid)
         assert s.counts["completed"] == 30 and s.counts["failed"] == 0
         assert s.best is not None and abs(s.best.params["w"] - 5) < 1.0

@@ -37,10 +37,7 @@ def test_killed_worker_trial_is_requeued_and_finished(be: Backend, api_url: str)
         assert t.state == "running" and t.attempt == 1
         wait_for(lambda: c.trials(sid).data[0].attempt == 2, 30, "the requeue")
         with worker_process(be, api_url, concurrency=1) as w:
-            try:
-                wait_for(lambda: c.study(sid).status == "completed", 180, "the retried trial")
-            except AssertionError:
-                raise AssertionError(w.output()[-3000:]) from None
+            wait_for(lambda: c.study(sid).status == "completed", 180, "the retried trial", log=w)
         [t] = c.trials(sid).data
         assert t.state == "completed" and t.attempt == 2
         assert [r.step for r in c.reports(t.id).data] == list(range(1, 41))

@@ -29,10 +29,7 @@ def test_coarse_to_fine_on_digits_reaches_three_stages(be: Backend, api_url: str
     }
     with worker_process(be, api_url, concurrency=2) as w, Client(api_url) as c:
         sid = c.create_study(body).id
-        try:
-            wait_for(lambda: c.study(sid).status == "completed", 240, "the c2f study")
-        except AssertionError:
-            raise AssertionError(w.output()[-3000:]) from None
+        wait_for(lambda: c.study(sid).status == "completed", 240, "the c2f study", log=w)
         regions = c.regions(sid)
         trials = {t.id: t for t in c.trials(sid).data}
         study = c.study(sid)
