@@ -13,9 +13,10 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors_http
 from api.db.session import Database
-from api.routes import dashboard, datasets, studies, trials, vendor
+from api.routes import dashboard, datasets, retests, studies, trials, vendor
 from api.services.dispatch import CelerySender, Dispatcher, Sender
 from api.services.reconciler import Reconciler
+from api.services.retest_scheduler import RetestScheduler
 from caviar.settings import Settings
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
@@ -43,12 +44,15 @@ def create_app(
             db, dispatcher, settings.reconcile_interval, settings.redispatch_after
         )
         app.state.reconciler = reconciler
+        retests = RetestScheduler(db, dispatcher, settings.retest_interval)
         if reconcile:
             reconciler.start()
+            retests.start()
         try:
             yield
         finally:
             if reconcile:
+                retests.stop()
                 reconciler.stop()
             db.dispose()
 
@@ -67,6 +71,7 @@ def create_app(
         return {"status": "ok", "database": app.state.db.dialect}
 
     rest.include_router(studies.router)
+    rest.include_router(retests.router)
     rest.include_router(trials.router)
     rest.include_router(datasets.router)
     app.include_router(rest)

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from caviar.retest_schemas import RoundPublic, RoundsPublic
 from caviar.schemas import (
     DatasetPublic,
     DatasetsPublic,
@@ -96,6 +97,17 @@ class Client:
             RegionPublic.model_validate(r)
             for r in self._call("GET", f"/studies/{study_id}/regions")
         ]
+
+    def update_study(self, study_id: int, **fields: Any) -> StudyPublic:
+        """PATCH: e.g. ``retest={"every": "7d"}`` or ``retest=None`` (removes the schedule)."""
+        return StudyPublic.model_validate(self._call("PATCH", f"/studies/{study_id}", json=fields))
+
+    # re-tests
+    def retests(self, study_id: int) -> RoundsPublic:
+        return RoundsPublic.model_validate(self._call("GET", f"/studies/{study_id}/retests"))
+
+    def start_retest(self, study_id: int) -> RoundPublic:
+        return RoundPublic.model_validate(self._call("POST", f"/studies/{study_id}/retests"))
 
     # the trial life
     def ask(self, study_id: int, count: int = 1) -> list[TrialPublic]:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from caviar.functions import FunctionName
+from caviar.retest_schemas import RetestConfig, WarmStart, WarmStartReport
 from caviar.search_config import NoPruner, Pruner, RandomStrategy, Strategy
 from caviar.space import Space
 from caviar.trainer_params import Metric
@@ -62,6 +63,8 @@ class StudyCreate(_In):
         description="Seconds without a report after which a running trial goes back to the "
         "queue. Default: 120 for built-in objectives, never for external ones.",
     )
+    retest: RetestConfig | None = None
+    warm_start: WarmStart | None = None
 
 
 class Best(BaseModel):
@@ -81,6 +84,11 @@ class StudyPublic(BaseModel):
     region_id: int | None
     counts: dict[TrialState, int]
     created_at: datetime
+    retest: RetestConfig | None = None
+    next_retest_at: datetime | None = None
+    stale: bool = False
+    stale_reason: str | None = None
+    warm_start_report: WarmStartReport | None = None
 
 
 class StudiesPublic(BaseModel):

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     redispatch_after: float = 120.0
     task_soft_time_limit: int = 3540
     task_time_limit: int = 3600
+    # Seconds between re-test scheduler passes (close finished rounds, fire due ones).
+    retest_interval: float = 1.0
     # Largest accepted dataset upload, in bytes.
     max_upload_bytes: int = 20 * 1024 * 1024
 

@@ -1,4 +1,4 @@
-"""Typed SQLAlchemy models: studies, trials, trial reports, regions, datasets."""
+"""Typed SQLAlchemy models: studies, trials, trial reports, regions, datasets, re-tests."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 from api.db.base import Base, TimestampMixin, UTCDateTime
 
@@ -39,6 +41,13 @@ class Study(TimestampMixin, Base):
     trial_count: Mapped[int] = mapped_column(Integer, default=0)
     # Seconds without a report before a running trial is requeued; None: never (from config).
     heartbeat_grace: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Re-testing: trials created by rounds (not counted against max_trials), the next
+    # scheduled round (database clock), the latest verdict's flag, what a warm start kept.
+    retest_trials: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    retest_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    stale: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    stale_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    warm_start_report: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (
         CheckConstraint("status IN ('running', 'completed', 'cancelled')", name="status"),
@@ -83,9 +92,13 @@ class Trial(TimestampMixin, Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    retest_round_id: Mapped[int | None] = mapped_column(
+        ForeignKey("retest_rounds.id", ondelete="CASCADE"), nullable=True
+    )
 
     __table_args__ = (
         UniqueConstraint("study_id", "number"),
+        Index("ix_trials_retest_round", "retest_round_id"),
         Index("ix_trials_study_state_value", "study_id", "state", "value"),
         Index("ix_trials_state_heartbeat", "state", "heartbeat_at"),
         Index("ix_trials_study_region", "study_id", "region_id"),
@@ -128,3 +141,41 @@ class Dataset(TimestampMixin, Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
 
     __table_args__ = (UniqueConstraint("name", "version"), Index("ix_datasets_sha256", "sha256"))
+
+
+class RetestRound(TimestampMixin, Base):
+    """A re-test round: the top configurations again with fresh seeds, next to challengers."""
+
+    __tablename__ = "retest_rounds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    trigger: Mapped[str] = mapped_column(String(16))
+    dataset: Mapped[str | None] = mapped_column(String(160), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="running")
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    results: Mapped[list[Any]] = mapped_column(JSON)  # [RoundResult]
+    # The champion's value as the study recorded it when the round started.
+    baseline: Mapped[float | None] = mapped_column(Float, nullable=True)
+    champion: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    verdict: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("study_id", "number"),
+        Index("ix_retest_rounds_state", "state"),
+        CheckConstraint("trigger IN ('schedule', 'new_data', 'manual')", name="trigger"),
+        CheckConstraint("state IN ('running', 'finished')", name="state"),
+        CheckConstraint("verdict IN ('fresh', 'stale')", name="verdict"),
+    )
+
+
+class SchedulerLease(Base):
+    """Who may fire scheduled work: one holder at a time, judged by the database's clock."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    renewed_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import ReadSessionDep
 from api.services import datasets as dataset_service
+from api.services import retest_rounds
 from caviar.schemas import DatasetPublic, DatasetsPublic
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
@@ -52,8 +53,10 @@ async def upload_dataset(
         with db.session() as session:
             dataset, created = dataset_service.upload(session, name, raw, settings.max_upload_bytes)
             answer = dataset_service.public(dataset)
+            retests = retest_rounds.on_new_version(session, name) if created else []
             session.commit()
-            return answer, created
+        request.app.state.dispatcher.dispatch(retests)
+        return answer, created
 
     body, created = await run_in_threadpool(store)
     return JSONResponse(body.model_dump(mode="json"), status_code=201 if created else 200)

@@ -8,9 +8,11 @@ from sqlalchemy import func, select
 from api.db.models import Study, Trial
 from api.deps import DispatcherDep, ReadSessionDep, SessionDep
 from api.services import regions as region_service
+from api.services import retest_schedule
 from api.services import studies as study_service
 from api.services import trials as trial_service
 from api.services.publish import trial_public
+from caviar.retest_schemas import StudyUpdate
 from caviar.schemas import (
     AskRequest,
     RegionPublic,
@@ -46,6 +48,15 @@ def list_studies(
 @router.get("/{study_id}", response_model=StudyPublic)
 def get_study(study_id: int, session: ReadSessionDep) -> StudyPublic:
     return study_service.public(session, study_service.get(session, study_id))
+
+
+@router.patch("/{study_id}", response_model=StudyPublic)
+def update_study(study_id: int, body: StudyUpdate, session: SessionDep) -> StudyPublic:
+    """Change a study's name or re-test schedule (``retest: null`` removes it), on any study."""
+    study = retest_schedule.update(session, study_id, body)
+    answer = study_service.public(session, study)
+    session.commit()
+    return answer
 
 
 @router.post("/{study_id}/cancel", response_model=StudyPublic)

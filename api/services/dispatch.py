@@ -11,7 +11,7 @@ from celery import Celery
 from sqlalchemy import update
 
 from api.db.clock import db_now
-from api.db.models import Study, Trial
+from api.db.models import RetestRound, Study, Trial
 from api.db.session import Database
 from caviar.broker import celery_broker_conf
 from caviar.schemas import TrialDispatch
@@ -47,12 +47,16 @@ class CelerySender:
             )
 
 
-def message_for(trial: Trial, study: Study) -> TrialDispatch:
+def message_for(trial: Trial, study: Study, dataset: str | None = None) -> TrialDispatch:
+    """``dataset`` ("name@version") replaces a train objective's data (a re-test round's)."""
+    objective = dict(study.config["objective"])
+    if dataset is not None:
+        objective["dataset"] = dataset
     return TrialDispatch(
         trial_id=trial.id,
         attempt=trial.attempt,
         params=trial.params,
-        objective=study.config["objective"],
+        objective=objective,
         seed=(study.seed * 1_000_003 + trial.number) % 2**63,
     )
 
@@ -73,11 +77,17 @@ class Dispatcher:
         unsent: list[int] = []
         with self.db.read_session() as s:
             studies = {t.study_id: s.get(Study, t.study_id) for t in trials}
+            rounds = {
+                t.retest_round_id: s.get(RetestRound, t.retest_round_id)
+                for t in trials
+                if t.retest_round_id is not None
+            }
         for trial in trials:
             study = studies[trial.study_id]
             assert study is not None
             try:
-                self.sender.send(message_for(trial, study))
+                rnd = rounds.get(trial.retest_round_id)
+                self.sender.send(message_for(trial, study, rnd.dataset if rnd else None))
                 sent.append(trial.id)
             except Exception:
                 unsent.append(trial.id)

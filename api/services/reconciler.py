@@ -10,7 +10,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from api.db.clock import db_now, seconds_since
 from api.db.models import Study, Trial
@@ -96,7 +96,7 @@ def resend_lost(db: Database, dispatcher: Dispatcher, after: float) -> int:
             .join(Study, Study.id == Trial.study_id)
             .where(
                 Trial.state == "queued",
-                Study.status == "running",
+                or_(Study.status == "running", Trial.retest_round_id.is_not(None)),
                 Study.heartbeat_grace.is_not(None),
             )
         ).all()

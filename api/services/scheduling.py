@@ -31,12 +31,22 @@ def lock(session: Session, study_id: int) -> Study:
 
 
 def in_flight(session: Session, study_id: int) -> int:
+    """Search trials queued or running (re-test rounds' trials are not counted)."""
     return (
         session.scalar(
-            select(func.count()).where(Trial.study_id == study_id, Trial.state.in_(IN_FLIGHT))
+            select(func.count()).where(
+                Trial.study_id == study_id,
+                Trial.state.in_(IN_FLIGHT),
+                Trial.retest_round_id.is_(None),
+            )
         )
         or 0
     )
+
+
+def search_trials(study: Study) -> int:
+    """Trials the search created: what ``max_trials`` bounds (re-test trials excluded)."""
+    return study.trial_count - study.retest_trials
 
 
 def observations(session: Session, study: Study, config: StudyCreate) -> list[Observation]:
@@ -147,15 +157,15 @@ def top_up(session: Session, study: Study, config: StudyCreate | None = None) ->
         return []
     config = config or config_of(study)
     external = config.objective.kind == "external"
-    if external and study.trial_count < config.max_trials:
+    if external and search_trials(study) < config.max_trials:
         return []  # its clients will ask for more
     flying = in_flight(session, study.id)
     new: list[Trial] = []
     if not external:
-        room = min(config.parallelism - flying, config.max_trials - study.trial_count)
+        room = min(config.parallelism - flying, config.max_trials - search_trials(study))
         new = create_trials(session, study, config, room, state="queued")
         flying += len(new)
-    if flying == 0 and study.trial_count >= config.max_trials:
+    if flying == 0 and search_trials(study) >= config.max_trials:
         study.status = "completed"
     return new
 

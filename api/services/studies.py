@@ -15,6 +15,7 @@ from api.search.base import whole_space
 from api.search.transforms import from_unit
 from api.services import datasets as dataset_service
 from api.services import regions as region_service
+from api.services import retest_rounds, retest_schedule
 from api.services.scheduling import IN_FLIGHT, top_up
 from api.services.study_config import config_of
 from caviar.functions import FUNCTIONS
@@ -100,6 +101,8 @@ def create(session: Session, config: StudyCreate) -> tuple[Study, list[Trial]]:
     elif config.objective.kind == "train":
         _check_train(config, config.objective)
         config = _pin_dataset(session, config)
+    if config.retest is not None:
+        retest_schedule.check(config, config.retest, None)
     if config.seed is None:
         config = config.model_copy(update={"seed": secrets.randbelow(2**31)})
     grace = config.heartbeat_grace
@@ -113,6 +116,7 @@ def create(session: Session, config: StudyCreate) -> tuple[Study, list[Trial]]:
         seed=config.seed,
         trial_count=0,
         heartbeat_grace=grace,
+        retest_next_at=retest_schedule.next_due(session, config.retest),
     )
     session.add(study)
     session.flush()
@@ -142,10 +146,20 @@ def cancel(session: Session, study: Study) -> None:
 
 
 def best(session: Session, study: Study) -> Best | None:
+    """The latest re-test round's champion (mean of its repeats) once a round has judged;
+    before that, the best completed search trial."""
+    champion = retest_rounds.latest_champion(session, study.id)
+    if champion is not None:
+        return champion
     order = Trial.value.desc() if study.direction == "maximize" else Trial.value.asc()
     row = session.execute(
         select(Trial.id, Trial.number, Trial.value, Trial.params)
-        .where(Trial.study_id == study.id, Trial.state == "completed", Trial.value.is_not(None))
+        .where(
+            Trial.study_id == study.id,
+            Trial.state == "completed",
+            Trial.value.is_not(None),
+            Trial.retest_round_id.is_(None),
+        )
         .order_by(order, Trial.number)
         .limit(1)
     ).first()
@@ -172,4 +186,16 @@ def public(session: Session, study: Study) -> StudyPublic:
         region_id=region.id if region else None,
         counts=counts,  # type: ignore[arg-type]
         created_at=study.created_at,
+        **retest_fields(study),
     )
+
+
+def retest_fields(study: Study) -> dict[str, Any]:
+    """The re-test part of a Study answer."""
+    return {
+        "retest": study.config.get("retest"),
+        "next_retest_at": study.retest_next_at,
+        "stale": study.stale,
+        "stale_reason": study.stale_reason,
+        "warm_start_report": study.warm_start_report,
+    }

@@ -16,7 +16,8 @@ from api.db.clock import db_now
 from api.db.models import Study, Trial, TrialReport
 from api.errors import Conflict, FieldError, NotFound
 from api.search.registry import make_pruner
-from api.services.scheduling import create_trials, lock, top_up
+from api.services import retest_rounds
+from api.services.scheduling import create_trials, lock, search_trials, top_up
 from api.services.study_config import config_of
 from caviar.schemas import (
     FINISHED_STATES,
@@ -53,8 +54,6 @@ def ask(session: Session, study_id: int, count: int) -> list[Trial]:
             "workers; ask is for studies whose objective is 'external'",
             field="objective.kind",
         )
-    if study.status != "running":
-        raise Conflict(f"study {study_id} is {study.status}", field="status")
     requeued = list(
         session.scalars(
             select(Trial)
@@ -63,13 +62,16 @@ def ask(session: Session, study_id: int, count: int) -> list[Trial]:
             .limit(count)
         )
     )
+    if study.status != "running" and not requeued:  # a re-test round may run on any study
+        raise Conflict(f"study {study_id} is {study.status}", field="status")
     if requeued:
         session.execute(
             update(Trial)
             .where(Trial.id.in_([t.id for t in requeued]))
             .values(state="running", started_at=db_now(), heartbeat_at=db_now())
         )
-    room = min(count - len(requeued), config.max_trials - study.trial_count)
+    room = min(count - len(requeued), config.max_trials - search_trials(study))
+    room = room if study.status == "running" else 0
     fresh = create_trials(session, study, config, room, state="running")
     for t in requeued:
         session.refresh(t)
@@ -120,7 +122,7 @@ def report(session: Session, trial_id: int, body: ReportCreate) -> ReportAnswer:
     study = session.get(Study, trial.study_id)
     assert study is not None
     config = config_of(study)
-    if config.pruner.name == "none":
+    if config.pruner.name == "none" or retest_rounds.protected(session, trial):
         return ReportAnswer(prune=False)
     pruner = make_pruner(config.pruner)
     sign = -1.0 if study.direction == "maximize" else 1.0

@@ -1,0 +1,43 @@
+"""Re-test rounds of a study: list them, start one now."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, status
+
+from api.deps import DispatcherDep, ReadSessionDep, SessionDep
+from api.services import retest_rounds
+from api.services import studies as study_service
+from caviar.retest_schemas import RoundPublic, RoundsPublic
+
+router = APIRouter(prefix="/studies", tags=["retests"])
+
+
+@router.get("/{study_id}/retests", response_model=RoundsPublic)
+def list_retests(
+    study_id: int,
+    session: ReadSessionDep,
+    offset: int = Query(default=0, ge=0),
+    limit: int = Query(default=100, ge=1, le=1000),
+) -> RoundsPublic:
+    """The study's rounds, newest first."""
+    study_service.get(session, study_id)
+    rows, count = retest_rounds.list_rounds(session, study_id, offset, limit)
+    return RoundsPublic(data=[retest_rounds.public(r) for r in rows], count=count)
+
+
+@router.post(
+    "/{study_id}/retests",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RoundPublic,
+    responses={409: {"description": "a round of this study is still running"}},
+)
+def start_retest(study_id: int, session: SessionDep, dispatcher: DispatcherDep) -> RoundPublic:
+    """Start a round now (the study's schedule settings, or the defaults without one)."""
+    study_service.get(session, study_id)
+    rnd, trials = retest_rounds.start(session, study_id, "manual")
+    session.flush()
+    session.refresh(rnd)
+    answer = retest_rounds.public(rnd)
+    session.commit()
+    dispatcher.dispatch(trials)
+    return answer
