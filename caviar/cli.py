@@ -13,6 +13,7 @@ from typing import Any
 import click
 import yaml
 
+from caviar import cli_retest
 from caviar.client import CaviarError, Client
 from caviar.processes import spawn, stop, wait_healthy
 from caviar.schemas import StudyPublic
@@ -203,6 +204,8 @@ def _watch(client: Client, study_id: int) -> None:
             return
         time.sleep(1.0)
 
+
+cli_retest.register(study)
 
 if __name__ == "__main__":
     main()

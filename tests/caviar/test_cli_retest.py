@@ -1,0 +1,54 @@
+"""``caviar study schedule|retest|retests`` against a real api."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from caviar.client import Client
+from tests.api.test_retests import external, run_out
+from tests.services import ROOT
+
+
+def caviar(api_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "caviar.cli", "study", "--api", api_url, *args],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+
+
+def test_schedule_retest_and_list_rounds(api_url: str, client: Client) -> None:
+    sid = client.create_study(external(max_trials=4)).id
+    run_out(client, sid, lambda x: (x - 0.5) ** 2)
+
+    out = caviar(api_url, "schedule", str(sid), "--every", "7d", "--top-k", "3")
+    assert out.returncode == 0, out.stderr
+    assert "every 7d" in out.stdout and "top 3" in out.stdout and "next " in out.stdout
+    s = client.study(sid)
+    assert s.retest is not None and (s.retest.every, s.retest.top_k) == ("7d", 3)
+
+    out = caviar(api_url, "schedule", str(sid), "--top-k", "9")
+    assert out.returncode != 0 and "retest.top_k" in out.stderr
+    out = caviar(api_url, "schedule", str(sid), "--on-new-data")
+    assert out.returncode != 0 and "retest.on_new_data" in out.stderr
+
+    out = caviar(api_url, "retest", str(sid))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("round 1 (manual") and "champion" in out.stdout
+    out = caviar(api_url, "retest", str(sid))
+    assert out.returncode != 0 and "still running" in out.stderr
+
+    out = caviar(api_url, "retests", str(sid))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith(f"study {sid}: re-test every 7d")
+    assert lines[1].startswith("round 1 (manual") and "running" in lines[1]
+    assert sum(" explore " in line for line in lines) == 2
+
+    out = caviar(api_url, "schedule", str(sid), "--off")
+    assert out.returncode == 0 and "no re-test schedule" in out.stdout
