@@ -16,6 +16,7 @@ from api.search.base import Observation, PendingTrial, SearchState
 from api.search.registry import make_strategy
 from api.search.transforms import to_unit
 from api.services import regions as region_service
+from api.services import warm_start
 from api.services.study_config import config_of
 from caviar.schemas import StudyCreate
 
@@ -67,7 +68,7 @@ def observations(session: Session, study: Study, config: StudyCreate) -> list[Ob
             stage=stage,
         )
         for n, params, value, region_id, stage in rows
-    ]
+    ] + warm_start.observations(session, config)
 
 
 def pending(session: Session, study: Study, config: StudyCreate) -> list[PendingTrial]:

@@ -15,7 +15,7 @@ from api.search.base import whole_space
 from api.search.transforms import from_unit
 from api.services import datasets as dataset_service
 from api.services import regions as region_service
-from api.services import retest_rounds, retest_schedule
+from api.services import retest_rounds, retest_schedule, warm_start
 from api.services.scheduling import IN_FLIGHT, top_up
 from api.services.study_config import config_of
 from caviar.functions import FUNCTIONS
@@ -103,6 +103,7 @@ def create(session: Session, config: StudyCreate) -> tuple[Study, list[Trial]]:
         config = _pin_dataset(session, config)
     if config.retest is not None:
         retest_schedule.check(config, config.retest, None)
+    warm_start.check(session, config)
     if config.seed is None:
         config = config.model_copy(update={"seed": secrets.randbelow(2**31)})
     grace = config.heartbeat_grace
@@ -120,10 +121,12 @@ def create(session: Session, config: StudyCreate) -> tuple[Study, list[Trial]]:
     )
     session.add(study)
     session.flush()
-    region_service.store_region(
+    region = region_service.store_region(
         session, study.id, dict(config.space), whole_space(dict(config.space)), []
     )
-    return study, top_up(session, study, config)
+    first = warm_start.first_trials(session, study, config, region)
+    queued = top_up(session, study, config)
+    return study, (first if config.objective.kind != "external" else []) + queued
 
 
 def get(session: Session, study_id: int) -> Study:

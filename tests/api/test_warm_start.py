@@ -1,0 +1,104 @@
+"""Warm starts against a real api: the earlier study's best configurations come first, its
+results seed the strategy's observations, and another space keeps what fits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from api.db.models import Study
+from api.db.session import Database
+from api.services.scheduling import observations
+from api.services.study_config import config_of
+from caviar.client import Client
+from tests.api.test_retests import run_out
+from tests.services import api_server, backend
+
+EARLIER_SPACE = {
+    "x": {"type": "float", "low": 0.0, "high": 1.0},
+    "kind": {"type": "categorical", "choices": ["a", "b"]},
+}
+NEW_SPACE = {
+    "x": {"type": "float", "low": 0.0, "high": 0.5},
+    "z": {"type": "int", "low": 1, "high": 9},
+}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    with (
+        backend("sqlite", tmp_path_factory.mktemp("warm")) as be,
+        api_server(be) as url,
+    ):
+        yield url, be.database_url
+
+
+def test_warm_start_from_another_space(site: tuple[str, str]) -> None:
+    url, database_url = site
+    with Client(url) as c:
+        earlier = c.create_study(
+            {
+                "name": "earlier",
+                "objective": {"kind": "external"},
+                "space": EARLIER_SPACE,
+                "max_trials": 12,
+                "seed": 3,
+            }
+        )
+        run_out(c, earlier.id, lambda x: (x - 0.45) ** 2)
+        ranked = sorted(c.trials(earlier.id).data, key=lambda t: t.value or 0.0)
+        fitting = [t.params["x"] for t in ranked[:4] if t.params["x"] <= 0.5]
+
+        new = c.create_study(
+            {
+                "name": "later",
+                "objective": {"kind": "external"},
+                "space": NEW_SPACE,
+                "strategy": {"name": "coarse_to_fine", "stage_trials": 4},
+                "max_trials": 10,
+                "seed": 4,
+                "warm_start": {"study_id": earlier.id, "top_k": 4},
+            }
+        )
+        report = new.warm_start_report
+        assert report is not None and report.study_id == earlier.id
+        assert report.dropped_params == ["kind"]
+        assert report.configurations == len(fitting)
+        assert report.dropped_configurations == 4 - len(fitting)
+        assert report.observations == sum(t.params["x"] <= 0.5 for t in ranked)
+        assert any("z is new" in n for n in report.notes)
+        first = c.ask(new.id, count=len(fitting))
+        assert [t.params["x"] for t in first] == fitting  # the earlier best, best first
+        assert all(t.params["z"] == 5 for t in first)  # the new param at its centre
+        assert c.study(new.id).counts["running"] == len(fitting)
+        for t in first:
+            c.tell(t.id, t.attempt, "completed", (t.params["x"] - 0.45) ** 2)
+        more = c.ask(new.id, count=4)  # coarse_to_fine, with the borrowed results in hand
+        assert len(more) == 4 and all(0 <= t.params["x"] <= 0.5 for t in more)
+
+    db = Database(database_url)
+    try:
+        with db.read_session() as s:
+            study = s.get_one(Study, new.id)
+            seen = observations(s, study, config_of(study))
+    finally:
+        db.dispose()
+    borrowed = [o for o in seen if o.number < 0]
+    assert len(borrowed) == report.observations
+    assert min(o.value for o in borrowed) == pytest.approx(ranked[0].value)
+
+
+def test_warm_start_from_an_unknown_study_names_the_field(site: tuple[str, str]) -> None:
+    r = httpx.post(
+        f"{site[0]}/api/studies",
+        json={
+            "name": "cold",
+            "objective": {"kind": "external"},
+            "space": NEW_SPACE,
+            "warm_start": {"study_id": 424242},
+        },
+    )
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["detail"]] == ["warm_start.study_id"]
