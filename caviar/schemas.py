@@ -82,7 +82,9 @@ class StudyPublic(BaseModel):
     best: Best | None
     stage: int
     region_id: int | None
-    counts: dict[TrialState, int]
+    counts: dict[TrialState, int] = Field(
+        description="the search's trials by state (re-test rounds' trials are in the rounds)"
+    )
     created_at: datetime
     retest: RetestConfig | None = None
     next_retest_at: datetime | None = None
@@ -108,6 +110,9 @@ class TrialPublic(BaseModel):
     region_id: int | None
     error: str | None = None
     prune_reason: dict[str, Any] | None = None
+    retest_round: int | None = Field(
+        default=None, description="id of the re-test round this trial belongs to, if any"
+    )
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None

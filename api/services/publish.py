@@ -19,6 +19,7 @@ def trial_public(t: Trial) -> TrialPublic:
         region_id=t.region_id,
         error=t.error,
         prune_reason=t.prune_reason,
+        retest_round=t.retest_round_id,
         created_at=t.created_at,
         started_at=t.started_at,
         finished_at=t.finished_at,

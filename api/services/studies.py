@@ -174,7 +174,7 @@ def public(session: Session, study: Study) -> StudyPublic:
     counts.update(
         session.execute(
             select(Trial.state, func.count())
-            .where(Trial.study_id == study.id)
+            .where(Trial.study_id == study.id, Trial.retest_round_id.is_(None))
             .group_by(Trial.state)
         ).all()
     )

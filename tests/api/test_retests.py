@@ -113,6 +113,8 @@ def test_external_study_goes_stale_when_its_objective_moves(client: Client) -> N
     assert [r.origin for r in first.results] == ["champion", "top_k", "top_k", "explore", "explore"]
     assert first.results[0].params == champion
     assert all(len(r.trial_ids) == 3 for r in first.results)
+    handed = client.trials(s.id, after=11).data
+    assert len(handed) == 15 and {t.retest_round for t in handed} == {first.id}
     with pytest.raises(Conflict) as busy:
         client.start_retest(s.id)
     assert busy.value.status == 409 and busy.value.detail["field"] == "retests"

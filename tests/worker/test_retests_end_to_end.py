@@ -64,7 +64,9 @@ def test_new_dataset_version_starts_a_round_on_it(be: Backend, api_url: str) -> 
             assert x.n == 2 and x.mean is not None and x.se is not None
         assert r.champion is not None
         s = c.study(sid)
-        assert s.status == "completed" and s.counts["completed"] == 4 + 6
+        assert s.status == "completed" and s.counts["completed"] == 4  # the search's own
+        retested = [t for t in c.trials(sid).data if t.retest_round == r.id]
+        assert len(retested) == 6 and all(t.state == "completed" for t in retested)
         assert s.stale == (r.verdict == "stale")
         assert s.best is not None and s.best.value == pytest.approx(r.champion.mean)
         # The round's trials trained on the new version: the worker fetched it by its hash.

@@ -1,6 +1,7 @@
 // The studies page: every study, its progress and best value; refreshed every 2 s.
 import { get, query } from "../api.js";
 import { h, num, objectiveLabel, when } from "../dom.js";
+import { nextRetestCell, staleBadge } from "../views/retests.js";
 
 const PAGE = 50;
 
@@ -26,10 +27,11 @@ function row(s) {
     h("td", {}, h("a", { href: `#/studies/${s.id}`, "data-testid": "study-link" }, s.name)),
     h("td", {}, objectiveLabel(s.config.objective)),
     h("td", {}, s.config.strategy.name.replaceAll("_", " ")),
-    h("td", {}, h("span", { class: `status ${s.status}`, "data-testid": "study-status" }, s.status)),
+    h("td", {}, h("span", { class: `status ${s.status}`, "data-testid": "study-status" }, s.status), " ", staleBadge(s)),
     h("td", {}, progress(s)),
     h("td", { class: "num", "data-testid": "study-best" }, s.best ? num(s.best.value) : "—"),
     h("td", {}, when(s.created_at)),
+    h("td", {}, nextRetestCell(s)),
   );
 }
 
@@ -60,7 +62,7 @@ export function mount(root) {
           h(
             "tr",
             {},
-            ["#", "name", "objective", "strategy", "status", "progress", "best", "created"].map(
+            ["#", "name", "objective", "strategy", "status", "progress", "best", "created", "next re-test"].map(
               (t) => h("th", {}, t),
             ),
           ),
@@ -79,7 +81,7 @@ export function mount(root) {
       body.replaceChildren(
         ...(data.length
           ? data.map(row)
-          : [h("tr", {}, h("td", { colspan: 8, class: "muted" }, "No studies yet."))]),
+          : [h("tr", {}, h("td", { colspan: 9, class: "muted" }, "No studies yet."))]),
       );
       count.textContent = `${total} stud${total === 1 ? "y" : "ies"}`;
       pager.replaceChildren(

@@ -12,6 +12,7 @@ import * as slicesPlot from "../plots/slices.js";
 import { axisOf } from "../scales.js";
 import { StudyData, ranges } from "../store.js";
 import { trialsTable } from "../table.js";
+import { mountRetestPanel, staleBadge } from "../views/retests.js";
 
 const POLL_MS = 1000;
 const MAX_WATCH = 2000;
@@ -88,6 +89,7 @@ export function mount(root, idText) {
     card("Trials", "trials-card", el.tableBox),
     card("Grid vs random", "distinct-card", el.distinct),
   );
+  const stopRetests = mountRetestPanel(el.head, id);
 
   function renderHead() {
     const s = study;
@@ -101,6 +103,7 @@ export function mount(root, idText) {
         { class: "card-head" },
         h("h1", { "data-testid": "study-name" }, s.name),
         h("span", { class: `status ${s.status}`, "data-testid": "study-status" }, s.status),
+        staleBadge(s),
         el.live,
         s.status === "running"
           ? h("button", { class: "danger", "data-testid": "cancel-study", onclick: cancel }, "Cancel study")
@@ -361,6 +364,7 @@ export function mount(root, idText) {
   });
 
   return () => {
+    stopRetests();
     alive = false;
     clearTimeout(timer);
     if (window.Plotly) for (const p of root.querySelectorAll(".js-plotly-plot")) window.Plotly.purge(p);
