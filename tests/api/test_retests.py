@@ -146,3 +146,22 @@ def test_external_study_goes_stale_when_its_objective_moves(client: Client) -> N
     assert third.verdict == "fresh", third.reason
     assert not client.study(s.id).stale and client.study(s.id).stale_reason is None
     assert client.retests(s.id).count == 3
+
+
+def test_pruning_spares_the_top_k_of_a_round(client: Client) -> None:
+    body = external(
+        max_trials=5,
+        pruner={"name": "median", "warmup_steps": 0, "min_trials": 1},
+        retest={"top_k": 2, "repeats": 1, "explore": 1},
+    )
+    sid = client.create_study(body).id
+    for t in client.ask(sid, count=5):
+        client.report(t.id, t.attempt, 0, 0.1)
+        client.tell(t.id, t.attempt, "completed", 0.1)
+    rnd = client.start_retest(sid)
+    by_id = {t.id: t for t in client.ask(sid, count=10)}
+    assert set(by_id) == {i for r in rnd.results for i in r.trial_ids}
+    for r in rnd.results:
+        [trial_id] = r.trial_ids
+        answer = client.report(trial_id, by_id[trial_id].attempt, 0, 9.0)  # far worse than all
+        assert answer.prune == (r.origin == "explore"), r.origin
