@@ -27,7 +27,7 @@ from api.services.retest_schedule import uploaded_dataset_name
 from api.services.retest_verdict import judge, summarize
 from api.services.scheduling import IN_FLIGHT, lock
 from api.services.study_config import config_of
-from caviar.retest_schemas import RetestConfig, RoundPublic, RoundResult, RoundTrigger
+from caviar.retest_schemas import Origin, RetestConfig, RoundPublic, RoundResult, RoundTrigger
 from caviar.schemas import Best
 from caviar.space import CategoricalParam
 
@@ -134,7 +134,7 @@ def start(
     ) + 1
     views = region_service.load_views(session, study_id)
     rng = np.random.default_rng([study.seed, number, 7])
-    groups: list[tuple[dict[str, Any], str, RegionView | None]] = [
+    groups: list[tuple[dict[str, Any], Origin, RegionView | None]] = [
         (p, "champion" if i == 0 else "top_k", None) for i, p in enumerate(configs)
     ]
     for i in range(retest.explore):
@@ -184,7 +184,7 @@ def start(
     for params, origin, _ in groups:
         ids = [t.id for t in trials[at : at + retest.repeats]]
         at += retest.repeats
-        results.append(RoundResult(trial_ids=ids, params=params, origin=origin).model_dump())  # type: ignore[arg-type]
+        results.append(RoundResult(trial_ids=ids, params=params, origin=origin).model_dump())
     rnd.results = results
     external = config.objective.kind == "external"
     return rnd, ([] if external else trials)
