@@ -5,10 +5,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+
+import pytest
 
 from caviar.client import Client
 from tests.api.test_retests import external, run_out
-from tests.services import ROOT
+from tests.services import ROOT, Backend, backend
+
+
+@pytest.fixture(scope="module")
+def be(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    """SQLite only: the commands only talk REST; both backends are covered by tests/api."""
+    with backend("sqlite", tmp_path_factory.mktemp("cli-retest")) as b:
+        yield b
 
 
 def caviar(api_url: str, *args: str) -> subprocess.CompletedProcess[str]:
