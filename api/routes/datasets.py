@@ -44,7 +44,8 @@ async def upload_dataset(
     name: Annotated[str, Query(pattern=NAME, description="the dataset's name")],
 ) -> Response:
     """Upload a CSV file as the body (header row; numeric features; a `label` column, or the
-    last one). The same content as the latest version answers 200 with that version."""
+    last one). The same content as the latest version answers 200 with that version. A new
+    version starts a re-test round in every study on this dataset with ``on_new_data``."""
     settings = request.app.state.settings
     raw = await _read_limited(request, settings.max_upload_bytes)
     db = request.app.state.db

@@ -77,6 +77,7 @@ function timeline(study, rounds, versions) {
   if (study.next_retest_at) {
     const nx = x(new Date(study.next_retest_at).getTime());
     box.append(svg("circle", { cx: nx, cy: 32, r: 7, fill: "none", stroke: "#495057", "stroke-dasharray": "3 2", "data-testid": "timeline-next" }));
+    box.append(svg("text", { x: Math.min(nx, W - 90), y: 14, "font-size": 11, fill: "#495057" }, `next ${countdown(study.next_retest_at)}`));
   }
   return box;
 }
