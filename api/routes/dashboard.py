@@ -12,8 +12,8 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
 from api.deps import ReadSessionDep
-from api.services import dashboard as service
 from api.services import studies as study_service
+from api.services.dashboard import export, form, grid, plots, table
 from caviar.dashboard_schemas import (
     DashboardOptions,
     DashboardSnapshot,
@@ -41,14 +41,14 @@ def _packed(request: Request, model: BaseModel) -> Response:
 
 
 def _watch(raw: str) -> list[int]:
-    """'3,5-9,12' → [3, 5, 6, 7, 8, 9, 12]; at most ``service.MAX_WATCH`` numbers are read."""
+    """'3,5-9,12' → [3, 5, 6, 7, 8, 9, 12]; at most ``plots.MAX_WATCH`` numbers are read."""
     out: list[int] = []
     for part in filter(None, raw.split(",")):
         lo, _, hi = part.partition("-")
         a = int(lo)
         b = int(hi) if hi else a
-        out.extend(range(a, min(b, a + service.MAX_WATCH) + 1))
-        if len(out) >= service.MAX_WATCH:
+        out.extend(range(a, min(b, a + plots.MAX_WATCH) + 1))
+        if len(out) >= plots.MAX_WATCH:
             break
     return out
 
@@ -58,13 +58,13 @@ def snapshot(
     study_id: int,
     request: Request,
     session: ReadSessionDep,
-    max_points: int = Query(default=service.MAX_POINTS, ge=100, le=100_000),
+    max_points: int = Query(default=plots.MAX_POINTS, ge=100, le=100_000),
     max_curves: int = Query(default=200, ge=0, le=5000),
 ) -> Response:
     """Plot data: every trial for small studies, a sample (the best plus an even spread) for
     large ones; the exact best-so-far line; learning curves of a chosen set of trials."""
     study = study_service.get(session, study_id)
-    data = service.snapshot(session, study, max_points=max_points, max_curves=max_curves)
+    data = plots.snapshot(session, study, max_points=max_points, max_curves=max_curves)
     return _packed(request, data)
 
 
@@ -83,7 +83,7 @@ def updates(
     limit: int = Query(default=2000, ge=1, le=10_000),
 ) -> Response:
     study = study_service.get(session, study_id)
-    data = service.updates(session, study, after, _watch(watch), limit=limit)
+    data = plots.updates(session, study, after, _watch(watch), limit=limit)
     return _packed(request, data)
 
 
@@ -101,7 +101,7 @@ def trials_table(
 ) -> Response:
     """One page of trials, filtered by state and stage, sorted on the server."""
     study = study_service.get(session, study_id)
-    page = service.table(
+    page = table.table(
         session,
         study,
         sort=sort,
@@ -126,13 +126,13 @@ def trials_csv(
 ) -> StreamingResponse:
     """The filtered trials as CSV, streamed from a read session of its own."""
     study = study_service.get(session, study_id)
-    service.check_sort(study, sort)
+    table.check_sort(study, sort)
     db = request.app.state.db
 
     def lines() -> Iterator[str]:
         with db.read_session() as s:
             fresh = study_service.get(s, study_id)
-            yield from service.csv_lines(
+            yield from export.csv_lines(
                 s, fresh, sort=sort, desc=desc, states=list(states), stages=stages
             )
 
@@ -147,7 +147,7 @@ def trials_csv(
 def distinct(study_id: int, session: ReadSessionDep) -> DistinctValues:
     """Grid vs random: distinct values per hyperparameter for the study's trial budget."""
     study = study_service.get(session, study_id)
-    return service.distinct_values(study)
+    return grid.distinct_values(study)
 
 
 @router.get("/dashboard/options", response_model=DashboardOptions)
@@ -157,4 +157,4 @@ def options() -> DashboardOptions:
 
 @cache
 def _options() -> DashboardOptions:
-    return service.options()
+    return form.options()

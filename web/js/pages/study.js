@@ -1,8 +1,8 @@
-// The study page: summary, regions view, slices, history, learning curves, parallel
-// coordinates, trials table. Live: polls updates past its cursor every second while the study
-// runs, fetching only what is new.
+// The study page's controller: loads the study, owns its state (study, regions, axes, data),
+// and polls updates past its cursor every second while the study runs, fetching only what is
+// new. The views live in ./study/ (layout, head, regions, notes, distinct) and ../plots/.
 import { get, post, query } from "../api.js";
-import { h, num, objectiveLabel, when } from "../dom.js";
+import { h } from "../dom.js";
 import { plotly } from "../plotly.js";
 import * as curvesPlot from "../plots/curves.js";
 import * as historyPlot from "../plots/history.js";
@@ -12,18 +12,15 @@ import * as slicesPlot from "../plots/slices.js";
 import { axisOf } from "../scales.js";
 import { StudyData, ranges } from "../store.js";
 import { trialsTable } from "../table.js";
-import { mountRetestPanel, staleBadge } from "../views/retests.js";
+import { mountRetestPanel } from "../views/retests.js";
+import { loadDistinct } from "./study/distinct.js";
+import { renderHead } from "./study/head.js";
+import { layout } from "./study/layout.js";
+import { renderNotes } from "./study/notes.js";
+import { byImportance, fillPickers, renderRegionList } from "./study/regions.js";
 
 const POLL_MS = 1000;
 const MAX_WATCH = 2000;
-
-function card(title, testid, ...body) {
-  return h("section", { class: "card", "data-testid": testid }, h("h2", {}, title), ...body);
-}
-
-function plotBox(testid, height) {
-  return h("div", { class: "plot", "data-testid": testid, style: `height:${height}px` });
-}
 
 function objectiveAxis(data) {
   return {
@@ -50,177 +47,23 @@ export function mount(root, idText) {
   let metric = "value";
   plotly(); // start loading Plotly while the data arrives
 
-  const el = {
-    head: h("section", { class: "card study-head", "data-testid": "study-head" }, h("p", { class: "muted" }, "Loading…")),
-    pairX: h("select", { "data-testid": "pair-x", onchange: () => redraw(["regions"]) }),
-    pairY: h("select", { "data-testid": "pair-y", onchange: () => redraw(["regions"]) }),
-    regions: plotBox("plot-regions", 480),
-    regionList: h("div", { class: "scroll" }),
-    slices: plotBox("plot-slices", 260),
-    history: plotBox("plot-history", 340),
-    curves: plotBox("plot-curves", 340),
-    curvesNote: h("span", { class: "muted", "data-testid": "curves-note" }),
-    metric: h("select", { "data-testid": "curve-metric", onchange: (e) => { metric = e.target.value; redraw(["curves"]); } }),
-    parcoords: plotBox("plot-parcoords", 380),
-    sampleNote: h("p", { class: "muted", "data-testid": "sample-note" }),
-    live: h("span", { class: "live", "data-testid": "live-status" }),
-    tableBox: h("div"),
-    distinct: h("div", { "data-testid": "distinct" }),
-  };
-
-  root.append(
-    el.head,
-    el.sampleNote,
-    card(
-      "Regions",
-      "regions-card",
-      h("div", { class: "toolbar" }, h("label", {}, "x ", el.pairX), h("label", {}, "y ", el.pairY), h("span", { class: "muted" }, "pairs ranked by importance")),
-      el.regions,
-      el.regionList,
-    ),
-    card("Slices", "slices-card", h("p", { class: "muted" }, "The objective against each hyperparameter on its own scale; bands are the regions of later stages."), el.slices),
-    h(
-      "div",
-      { class: "two" },
-      card("History", "history-card", el.history),
-      card("Learning curves", "curves-card", h("div", { class: "toolbar" }, h("label", {}, "metric ", el.metric), el.curvesNote), el.curves),
-    ),
-    card("Parallel coordinates", "parcoords-card", el.parcoords),
-    card("Trials", "trials-card", el.tableBox),
-    card("Grid vs random", "distinct-card", el.distinct),
-  );
+  const el = layout(root, {
+    onPair: () => redraw(["regions"]),
+    onMetric: (m) => {
+      metric = m;
+      redraw(["curves"]);
+    },
+  });
   const stopRetests = mountRetestPanel(el.head, id);
-
-  function renderHead() {
-    const s = study;
-    const c = s.counts;
-    const finished = c.completed + c.pruned + c.failed + c.cancelled;
-    const pct = Math.min(100, (100 * finished) / s.config.max_trials);
-    const best = s.best;
-    el.head.replaceChildren(
-      h(
-        "div",
-        { class: "card-head" },
-        h("h1", { "data-testid": "study-name" }, s.name),
-        h("span", { class: `status ${s.status}`, "data-testid": "study-status" }, s.status),
-        staleBadge(s),
-        el.live,
-        s.status === "running"
-          ? h("button", { class: "danger", "data-testid": "cancel-study", onclick: cancel }, "Cancel study")
-          : null,
-      ),
-      h(
-        "dl",
-        { class: "facts" },
-        h("dt", {}, "objective"),
-        h("dd", {}, `${objectiveLabel(s.config.objective)} · ${s.config.direction}`),
-        h("dt", {}, "strategy"),
-        h("dd", {}, strategyText(s.config.strategy)),
-        h("dt", {}, "pruner"),
-        h("dd", {}, s.config.pruner.name),
-        h("dt", {}, "progress"),
-        h(
-          "dd",
-          { "data-testid": "study-progress" },
-          h("div", { class: "bar" }, h("span", { style: `width:${pct}%` })),
-          h("span", { "data-testid": "finished-count" }, `${finished}`),
-          ` / ${s.config.max_trials} finished · ${c.running} running · ${c.queued} queued · ${c.completed} completed · ${c.pruned} pruned · ${c.failed} failed`,
-        ),
-        h("dt", {}, "stage"),
-        h("dd", { "data-testid": "study-stage" }, `${s.stage} (${regions.length} region${regions.length === 1 ? "" : "s"})`),
-        h("dt", {}, "best"),
-        h(
-          "dd",
-          { "data-testid": "study-best" },
-          best
-            ? [
-                h("b", {}, num(best.value, 6)),
-                ` trial #${best.number} · `,
-                Object.entries(best.params)
-                  .map(([k, v]) => `${k} = ${num(v, 5)}`)
-                  .join(", "),
-              ]
-            : "—",
-        ),
-        h("dt", {}, "created"),
-        h("dd", {}, when(s.created_at)),
-      ),
-    );
-  }
-
-  function strategyText(st) {
-    const opts = Object.entries(st)
-      .filter(([k]) => k !== "name")
-      .map(([k, v]) => `${k} ${v}`)
-      .join(", ");
-    return `${st.name.replaceAll("_", " ")}${opts ? ` (${opts})` : ""}`;
-  }
+  const names = () => Object.keys(axes);
+  const order = () => byImportance(names(), data.importance);
+  const stages = () => regions.map((x) => x.stage).filter((v, i, a) => a.indexOf(v) === i);
+  const head = () => renderHead(el, study, regions, { cancel });
 
   async function cancel() {
     if (!confirm(`Cancel study ${study.name}? Unfinished trials become cancelled.`)) return;
     study = await post(`/studies/${id}/cancel`);
-    renderHead();
-  }
-
-  function order() {
-    const names = Object.keys(axes);
-    return [...names].sort((a, b) => (data.importance[b] ?? 0) - (data.importance[a] ?? 0) || names.indexOf(a) - names.indexOf(b));
-  }
-
-  function fillPickers() {
-    const opts = (sel, chosen, extra) => {
-      sel.replaceChildren(
-        ...order().map((n) => h("option", { value: n }, `${n} (${num(data.importance[n] ?? 0, 2)})`)),
-        ...(extra ? [h("option", { value: "objective" }, "objective")] : []),
-      );
-      sel.value = chosen;
-    };
-    const [x, y] = data.pair;
-    opts(el.pairX, x, false);
-    opts(el.pairY, y ?? "objective", true);
-  }
-
-  function renderRegionList() {
-    const names = Object.keys(axes);
-    el.regionList.replaceChildren(
-      h(
-        "table",
-        { class: "grid small", "data-testid": "region-list" },
-        h("thead", {}, h("tr", {}, h("th", {}, "stage"), h("th", {}, "region"), h("th", {}, "parent"), h("th", {}, "trials"), names.map((n) => h("th", {}, n)))),
-        h(
-          "tbody",
-          {},
-          regions.map((r) =>
-            h(
-              "tr",
-              { "data-testid": "region-row", "data-stage": r.stage },
-              h("td", {}, r.stage),
-              h("td", {}, r.id),
-              h("td", {}, r.parent ?? "—"),
-              h("td", {}, r.trials),
-              names.map((n) => {
-                const b = r.bounds[n];
-                return h("td", { class: "num" }, b.choices ? b.choices.join(", ") : `${num(b.low, 4)} – ${num(b.high, 4)}`);
-              }),
-            ),
-          ),
-        ),
-      ),
-    );
-  }
-
-  function renderNotes() {
-    el.sampleNote.textContent = data.sampled
-      ? `${study.name} has ${data.finished.toLocaleString()} finished trials: the plots draw ${data.valued().rows.length.toLocaleString()} of them (the best tenth and an even spread of the rest, plus every trial that finished since this page opened); the table reads them all.`
-      : "";
-    const n = data.curves.size;
-    el.curvesNote.textContent = n ? `${n} trial${n === 1 ? "" : "s"} with reports${data.sampled ? " (the best, the newest, the running and a spread of the pruned)" : ""}` : "no intermediate reports";
-    const keys = new Set(["value"]);
-    for (const c of data.curves.values()) for (const k of Object.keys(c.metrics)) keys.add(k);
-    if ([...keys].join() !== [...el.metric.options].map((o) => o.value).join()) {
-      el.metric.replaceChildren(...[...keys].map((k) => h("option", { value: k }, k === "value" ? "reported value" : k)));
-      el.metric.value = keys.has(metric) ? metric : "value";
-    }
+    head();
   }
 
   const plots = {
@@ -247,7 +90,7 @@ export function mount(root, idText) {
     drawing = drawing.then(async () => {
       queued = null;
       if (!alive) return;
-      renderNotes();
+      renderNotes(el, study, data, metric);
       for (const k of Object.keys(plots).filter((k) => mine.has(k))) {
         try {
           await plots[k]();
@@ -266,22 +109,22 @@ export function mount(root, idText) {
     study = s;
     regions = r;
     axes = Object.fromEntries(Object.entries(s.config.space).map(([n, p]) => [n, axisOf(n, p)]));
-    data = new StudyData(Object.keys(axes), s.config.direction);
+    data = new StudyData(names(), s.config.direction);
     data.applySnapshot(snap);
     document.title = `${s.name} · Caviar`;
-    renderHead();
-    renderRegionList();
-    fillPickers();
-    table = trialsTable(id, Object.keys(axes));
+    head();
+    renderRegionList(el, names(), regions);
+    fillPickers(el, names(), data);
+    table = trialsTable(id, names());
     el.tableBox.replaceChildren(table.el);
-    table.setStages(regions.map((x) => x.stage).filter((v, i, a) => a.indexOf(v) === i));
+    table.setStages(stages());
     table.refresh();
     await redraw();
     if (!alive) return;
     performance.mark("caviar:plots-drawn");
     root.dataset.ready = "1";
     setLive();
-    loadDistinct();
+    loadDistinct(el, id);
     timer = setTimeout(poll, POLL_MS);
   }
 
@@ -306,15 +149,15 @@ export function mount(root, idText) {
       ]);
       if (!alive) return;
       const regionChanged = s.region_id !== study.region_id;
-      const headChanged = JSON.stringify([s.counts, s.status, s.best]) !== JSON.stringify([study.counts, study.status, study.best]);
+      const headChanged = JSON.stringify([s.counts, s.status, s.best, s.name]) !== JSON.stringify([study.counts, study.status, study.best, study.name]);
       study = s;
       if (regionChanged) {
         regions = await get(`/studies/${id}/regions`);
-        renderRegionList();
-        table.setStages(regions.map((x) => x.stage).filter((v, i, a) => a.indexOf(v) === i));
+        renderRegionList(el, names(), regions);
+        table.setStages(stages());
       }
       const changed = data.applyUpdates(u, unsent);
-      if (headChanged || regionChanged) renderHead();
+      if (headChanged || regionChanged) head();
       if (changed || regionChanged) {
         redraw();
         tableStale = true;
@@ -328,7 +171,7 @@ export function mount(root, idText) {
       setLive();
       if (study.status !== "running" && data.pending.length === 0 && !u.more) {
         table.refresh();
-        loadDistinct();
+        loadDistinct(el, id);
         return; // nothing more will change
       }
     } catch (e) {
@@ -336,27 +179,6 @@ export function mount(root, idText) {
       again = 3000;
     }
     timer = setTimeout(poll, again);
-  }
-
-  async function loadDistinct() {
-    try {
-      const d = await get(`/studies/${id}/dashboard/distinct`);
-      el.distinct.replaceChildren(
-        h(
-          "p",
-          { class: "muted" },
-          `Distinct values tried with a budget of ${d.trials} trials: a grid of ${d.points_per_param} points per hyperparameter, against random search, which draws every hyperparameter afresh in every trial.`,
-        ),
-        h(
-          "table",
-          { class: "grid small" },
-          h("thead", {}, h("tr", {}, h("th", {}, "hyperparameter"), h("th", {}, "grid"), h("th", {}, "random"))),
-          h("tbody", {}, Object.entries(d.params).map(([n, v]) => h("tr", {}, h("td", {}, n), h("td", { class: "num" }, v.grid), h("td", { class: "num" }, v.random)))),
-        ),
-      );
-    } catch (e) {
-      el.distinct.textContent = `—`;
-    }
   }
 
   start().catch((e) => {

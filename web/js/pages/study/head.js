@@ -1,0 +1,69 @@
+// The study page's summary card: name, status, progress, best, and the study's actions.
+import { h, num, objectiveLabel, when } from "../../dom.js";
+import { staleBadge } from "../../views/retests.js";
+
+export function strategyText(st) {
+  const opts = Object.entries(st)
+    .filter(([k]) => k !== "name")
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ");
+  return `${st.name.replaceAll("_", " ")}${opts ? ` (${opts})` : ""}`;
+}
+
+// Draws the summary of `study` into el.head; actions: {cancel}.
+export function renderHead(el, study, regions, actions) {
+  const s = study;
+  const c = s.counts;
+  const finished = c.completed + c.pruned + c.failed + c.cancelled;
+  const pct = Math.min(100, (100 * finished) / s.config.max_trials);
+  const best = s.best;
+  el.head.replaceChildren(
+    h(
+      "div",
+      { class: "card-head" },
+      h("h1", { "data-testid": "study-name" }, s.name),
+      h("span", { class: `status ${s.status}`, "data-testid": "study-status" }, s.status),
+      staleBadge(s),
+      el.live,
+      s.status === "running"
+        ? h("button", { class: "danger", "data-testid": "cancel-study", onclick: actions.cancel }, "Cancel study")
+        : null,
+    ),
+    h(
+      "dl",
+      { class: "facts" },
+      h("dt", {}, "objective"),
+      h("dd", {}, `${objectiveLabel(s.config.objective)} · ${s.config.direction}`),
+      h("dt", {}, "strategy"),
+      h("dd", {}, strategyText(s.config.strategy)),
+      h("dt", {}, "pruner"),
+      h("dd", {}, s.config.pruner.name),
+      h("dt", {}, "progress"),
+      h(
+        "dd",
+        { "data-testid": "study-progress" },
+        h("div", { class: "bar" }, h("span", { style: `width:${pct}%` })),
+        h("span", { "data-testid": "finished-count" }, `${finished}`),
+        ` / ${s.config.max_trials} finished · ${c.running} running · ${c.queued} queued · ${c.completed} completed · ${c.pruned} pruned · ${c.failed} failed`,
+      ),
+      h("dt", {}, "stage"),
+      h("dd", { "data-testid": "study-stage" }, `${s.stage} (${regions.length} region${regions.length === 1 ? "" : "s"})`),
+      h("dt", {}, "best"),
+      h(
+        "dd",
+        { "data-testid": "study-best" },
+        best
+          ? [
+              h("b", {}, num(best.value, 6)),
+              ` trial #${best.number} · `,
+              Object.entries(best.params)
+                .map(([k, v]) => `${k} = ${num(v, 5)}`)
+                .join(", "),
+            ]
+          : "—",
+      ),
+      h("dt", {}, "created"),
+      h("dd", {}, when(s.created_at)),
+    ),
+  );
+}
