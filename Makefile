@@ -2,31 +2,37 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-dev
+RUNTIME := $(VENV)/.installed-runtime
+DEV     := $(VENV)/.installed-dev
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
 WORKERS ?= 2
 
 .PHONY: install up test lint bench bench-install clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+# `make up` installs what the service needs; `make test` (and lint, bench) add the dev extras.
+$(RUNTIME): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUNTIME)
+
+$(DEV): $(RUNTIME)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(DEV)
 
-install: $(STAMP)
+install: $(RUNTIME)
 
-up: $(STAMP)
+up: $(RUNTIME)
 	$(BIN)/caviar up --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
-test: $(STAMP)
+test: $(DEV)
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-bench-install: $(STAMP)
+bench-install: $(DEV)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 
 bench: bench-install

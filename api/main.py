@@ -60,6 +60,8 @@ def create_app(
         title="Caviar",
         summary="Distributed hyperparameter tuning: random on the right scale, coarse to fine.",
         lifespan=lifespan,
+        docs_url=None,  # served from the vendored assets below, not a CDN
+        redoc_url=None,
     )
     errors_http.install(app)
     # Large answers (trial lists, plot data) shrink about 5x; small ones (ask, tell) skip it.
@@ -76,6 +78,7 @@ def create_app(
     rest.include_router(datasets.router)
     app.include_router(rest)
     app.include_router(vendor.router)
+    app.include_router(vendor.docs_router(app.title, app.openapi_url or "/openapi.json"))
     app.include_router(dashboard.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app
