@@ -29,3 +29,11 @@ class FieldError(Exception):
     def __init__(self, loc: Sequence[str | int], message: str) -> None:
         super().__init__(message)
         self.loc = tuple(loc)
+
+
+class FieldErrors(Exception):
+    """422 with several problems at once: ``problems`` is a list of (loc, message)."""
+
+    def __init__(self, problems: Sequence[tuple[Sequence[str | int], str]]) -> None:
+        super().__init__("; ".join(m for _, m in problems))
+        self.problems = [(tuple(loc), msg) for loc, msg in problems]

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api.errors import Conflict, FieldError, NotFound
+from api.errors import Conflict, FieldError, FieldErrors, NotFound
+from api.services import study_checks
 
 _UNION_TAGS = {
     "float",
@@ -37,19 +38,39 @@ def field_path(loc: Sequence[Any]) -> str:
     return ".".join(cleaned) or "body"
 
 
+# Pydantic prefixes the message of a validator's ValueError; the field already says where.
+_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+# Checks beyond the schema, run on the raw body of a request that failed the schema, so that
+# one 422 names every problem: (method, path) → raw body → [(loc in body, message)].
+BodyChecks = dict[tuple[str, str], Callable[[Any], list[tuple[tuple[str | int, ...], str]]]]
+BODY_CHECKS: BodyChecks = {("POST", "/api/studies"): study_checks.raw_problems}
+
+
 def _error(loc: Sequence[Any], msg: str, type_: str) -> dict[str, Any]:
+    for prefix in _PREFIXES:
+        msg = msg.removeprefix(prefix)
     return {"loc": list(loc), "field": field_path(loc), "msg": msg, "type": type_}
+
+
+def _beyond_schema(request: Request, body: Any, known: set[str]) -> list[dict[str, Any]]:
+    check = BODY_CHECKS.get((request.method, request.url.path.rstrip("/")))
+    if check is None:
+        return []
+    more = [_error(("body", *loc), msg, "value_error") for loc, msg in check(body)]
+    return [e for e in more if e["field"] not in known]
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
             _error(
                 e.get("loc", ()), str(e.get("msg", "invalid")), str(e.get("type", "value_error"))
             )
             for e in exc.errors()
         ]
+        errors += _beyond_schema(request, exc.body, {e["field"] for e in errors})
         return JSONResponse(status_code=422, content={"detail": errors})
 
     @app.exception_handler(FieldError)
@@ -58,6 +79,11 @@ def install(app: FastAPI) -> None:
             status_code=422,
             content={"detail": [_error(("body", *exc.loc), str(exc), "value_error")]},
         )
+
+    @app.exception_handler(FieldErrors)
+    async def _fields(_: Request, exc: FieldErrors) -> JSONResponse:
+        errors = [_error(("body", *loc), msg, "value_error") for loc, msg in exc.problems]
+        return JSONResponse(status_code=422, content={"detail": errors})
 
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:

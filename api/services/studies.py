@@ -10,71 +10,17 @@ from sqlalchemy.orm import Session
 
 from api.db.clock import db_now
 from api.db.models import Study, Trial
-from api.errors import Conflict, FieldError, NotFound
+from api.errors import Conflict, FieldError, FieldErrors, NotFound
 from api.search.base import whole_space
-from api.search.transforms import from_unit
 from api.services import datasets as dataset_service
 from api.services import regions as region_service
-from api.services import retest_rounds, retest_schedule, warm_start
+from api.services import retest_rounds, retest_schedule, study_checks, warm_start
 from api.services.scheduling import IN_FLIGHT, top_up
 from api.services.study_config import config_of
-from caviar.functions import FUNCTIONS
 from caviar.schemas import Best, StudyCreate, StudyPublic, TrainObjective
-from caviar.space import CategoricalParam, IntParam
-from caviar.trainer_params import BUILTIN_DATASETS, TRAINER_PARAMS, parse_hyperparams
+from caviar.trainer_params import BUILTIN_DATASETS
 
 DEFAULT_GRACE = 120.0
-
-
-def _check_function(config: StudyCreate) -> None:
-    fn = FUNCTIONS[config.objective.name]  # type: ignore[union-attr]
-    centre = {name: from_unit(p, 0.5) for name, p in config.space.items()}
-    try:
-        fn(centre)
-    except (ValueError, TypeError) as exc:
-        raise FieldError(("objective", "name"), f"{config.objective.name}: {exc}") from exc
-
-
-def _check_trainer_value(loc: tuple[str | int, ...], name: str, value: Any) -> None:
-    """One trainer hyperparameter against the contract's types and ranges."""
-    try:
-        parse_hyperparams({name: value})
-    except ValueError as exc:
-        raise FieldError(loc, str(exc)) from None
-
-
-def _check_train(config: StudyCreate, objective: TrainObjective) -> None:
-    known = ", ".join(sorted(TRAINER_PARAMS))
-    for name, p in config.space.items():
-        if name not in TRAINER_PARAMS:
-            raise FieldError(
-                ("space", name), f"unknown trainer hyperparameter {name!r}; known: {known}"
-            )
-        kind = TRAINER_PARAMS[name][1]
-        if isinstance(p, CategoricalParam):
-            for i, choice in enumerate(p.choices):
-                _check_trainer_value(("space", name, "choices", i), name, choice)
-            continue
-        if kind == "categorical":
-            raise FieldError(("space", name, "type"), f"{name} is categorical")
-        if kind == "int" and not isinstance(p, IntParam):
-            raise FieldError(("space", name, "type"), f"{name} is an integer: use type int")
-        # The ranges are intervals: both bounds valid means every value between is.
-        _check_trainer_value(("space", name, "low"), name, p.low)
-        _check_trainer_value(("space", name, "high"), name, p.high)
-    for name, value in objective.fixed.items():
-        if name not in TRAINER_PARAMS:
-            raise FieldError(
-                ("objective", "fixed", name),
-                f"unknown trainer hyperparameter {name!r}; known: {known}",
-            )
-        _check_trainer_value(("objective", "fixed", name), name, value)
-    loss_metric = objective.metric != "val_accuracy"
-    if loss_metric != (config.direction == "minimize"):
-        want = "minimize" if loss_metric else "maximize"
-        raise FieldError(
-            ("direction",), f"{objective.metric} is {want[:-1]}ed: set direction to {want}"
-        )
 
 
 def _pin_dataset(session: Session, config: StudyCreate) -> StudyCreate:
@@ -96,14 +42,23 @@ def _pin_dataset(session: Session, config: StudyCreate) -> StudyCreate:
 
 def create(session: Session, config: StudyCreate) -> tuple[Study, list[Trial]]:
     """Store a study and its stage-0 region; queue its first trials (to dispatch after commit)."""
-    if config.objective.kind == "function":
-        _check_function(config)
-    elif config.objective.kind == "train":
-        _check_train(config, config.objective)
+    # every problem of the body in one 422
+    found = study_checks.problems(dict(config.space), config.objective, config.direction)
+    try:
         config = _pin_dataset(session, config)
-    if config.retest is not None:
-        retest_schedule.check(config, config.retest, None)
-    warm_start.check(session, config)
+    except FieldError as exc:
+        found.append((exc.loc, str(exc)))
+    try:
+        if config.retest is not None:
+            retest_schedule.check(config, config.retest, None)
+    except FieldError as exc:
+        found.append((exc.loc, str(exc)))
+    try:
+        warm_start.check(session, config)
+    except FieldError as exc:
+        found.append((exc.loc, str(exc)))
+    if found:
+        raise FieldErrors(found)
     if config.seed is None:
         config = config.model_copy(update={"seed": secrets.randbelow(2**31)})
     grace = config.heartbeat_grace
