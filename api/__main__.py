@@ -1,9 +1,11 @@
-"""``python -m api``: migrate the database, then serve the api with uvicorn."""
+"""``python -m api``: migrate the database (unless ``--no-migrate``), then serve the api with
+uvicorn."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 
 import uvicorn
 
@@ -17,11 +19,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--log-level", default="info")
+    parser.add_argument(
+        "--no-migrate",
+        action="store_true",
+        default=os.environ.get("CAVIAR_MIGRATE", "1") == "0",
+        help="skip the upgrade (a migrate job ran before); also CAVIAR_MIGRATE=0",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.resolved_database_url)
+    if not args.no_migrate:
+        upgrade(settings.resolved_database_url)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
 
 

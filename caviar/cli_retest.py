@@ -6,18 +6,11 @@ from typing import Any
 
 import click
 
-from caviar.client import CaviarError, Client
+from caviar.cli_common import call as _call
+from caviar.cli_common import pass_client
+from caviar.client import Client
 from caviar.retest_schemas import RoundPublic, RoundResult
 from caviar.schemas import StudyPublic
-
-
-def _call(fn: Any, *args: Any, **kw: Any) -> Any:
-    try:
-        return fn(*args, **kw)
-    except CaviarError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except Exception as exc:  # connection errors and the like
-        raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
 
 
 def schedule_line(s: StudyPublic) -> str:
@@ -62,7 +55,7 @@ def round_lines(r: RoundPublic) -> list[str]:
 @click.option("--repeats", type=int, default=None, help="runs of each, with fresh seeds")
 @click.option("--explore", type=int, default=None, help="fresh challengers per round")
 @click.option("--off", is_flag=True, help="remove the schedule")
-@click.pass_obj
+@pass_client
 def schedule(
     client: Client,
     study_id: int,
@@ -92,7 +85,7 @@ def schedule(
 
 @click.command("retest")
 @click.argument("study_id", type=int)
-@click.pass_obj
+@pass_client
 def retest_now(client: Client, study_id: int) -> None:
     """Start a re-test round of STUDY_ID now."""
     r = _call(client.start_retest, study_id)
@@ -101,7 +94,7 @@ def retest_now(client: Client, study_id: int) -> None:
 
 @click.command("retests")
 @click.argument("study_id", type=int)
-@click.pass_obj
+@pass_client
 def retests(client: Client, study_id: int) -> None:
     """The schedule and the rounds of STUDY_ID, newest first, with their verdicts."""
     click.echo(schedule_line(_call(client.study, study_id)))

@@ -87,6 +87,34 @@ class Client:
     def cancel(self, study_id: int) -> StudyPublic:
         return StudyPublic.model_validate(self._call("POST", f"/studies/{study_id}/cancel"))
 
+    def update_study(self, study_id: int, **changes: Any) -> StudyPublic:
+        """PATCH the study: ``name=...`` renames it."""
+        return StudyPublic.model_validate(self._call("PATCH", f"/studies/{study_id}", json=changes))
+
+    def delete_study(self, study_id: int) -> None:
+        """Delete a study that has no running trials (cancel it first)."""
+        r = self.http.delete(f"/api/studies/{study_id}")
+        if r.status_code >= 400:
+            body = r.json() if r.headers.get("content-type") == "application/json" else r.text
+            raise (Conflict if r.status_code == 409 else CaviarError)(r.status_code, body)
+
+    def trials_page(
+        self,
+        study_id: int,
+        *,
+        sort: str = "number",
+        desc: bool = False,
+        states: list[str] | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> TrialsPublic:
+        """One page of the study's trials sorted by ``number``, ``value`` or ``params.NAME``."""
+        params: dict[str, Any] = {"sort": sort, "desc": desc, "offset": offset, "limit": limit}
+        if states:
+            params["state"] = states
+        data = self._call("GET", f"/studies/{study_id}/dashboard/trials", params=params)
+        return TrialsPublic.model_validate(data)
+
     def trials(self, study_id: int, after: int = -1, limit: int = 1000) -> TrialsPublic:
         params = {"after": after, "limit": limit}
         data = self._call("GET", f"/studies/{study_id}/trials", params=params)

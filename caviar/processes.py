@@ -1,7 +1,8 @@
 """Starting and stopping the api and worker processes for ``caviar up``.
 
 Each child runs in its own session (process group), so stopping it stops its children too
-(uvicorn, Celery's pool). SIGTERM first, SIGKILL after a grace period: nothing is left behind.
+(uvicorn, Celery's pool). SIGTERM to the leader first, SIGKILL to the group after a grace
+period: nothing is left behind.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
+from pathlib import Path
 
 import httpx
 
@@ -39,9 +41,12 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0)
 
 
 def stop(procs: list[subprocess.Popen[bytes]], grace: float = 10.0) -> None:
-    """Stop every process group: SIGTERM, then SIGKILL for whatever outlives ``grace``."""
+    """Stop every process group: SIGTERM to its leader (Celery's main process stops its own
+    pool, so no child dies of a signal it did not expect), then SIGKILL to the whole group for
+    whatever outlives ``grace``."""
     for p in procs:
-        _signal_group(p, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            p.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + grace
     for p in procs:
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -55,3 +60,14 @@ def stop(procs: list[subprocess.Popen[bytes]], grace: float = 10.0) -> None:
 def _signal_group(p: subprocess.Popen[bytes], sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(p.pid, sig)
+
+
+def wait_file(path: Path, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+    """Wait until ``path`` exists (a process touches it when ready); raise if it dies first."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            raise RuntimeError(f"a process exited with code {proc.returncode} before it was ready")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"a process was not ready within {timeout:g} s")
+        time.sleep(0.2)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import warnings
+from pathlib import Path
+
+from celery.signals import worker_ready
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -12,6 +16,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--loglevel", default="INFO")
     parser.add_argument("--hostname", default=None)
+    parser.add_argument(
+        "--quiet", action="store_true", help="no start-up banner, no superuser SecurityWarning"
+    )
+    parser.add_argument("--ready-file", default=None, help="touched once the worker is ready")
     args = parser.parse_args(argv)
     # One BLAS thread per pool process: scale out with --concurrency instead. Two processes
     # each spinning two BLAS threads on two cores slow each other down many times over.
@@ -19,9 +27,16 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.setdefault(var, "1")
     if args.api:
         os.environ["CAVIAR_API_URL"] = args.api
+    if args.quiet:
+        # `caviar up` runs the worker as the user who runs it; the warning is for services.
+        warnings.filterwarnings("ignore", message=".*superuser privileges.*")
     from worker.celery_app import app, settings
 
+    if args.ready_file:
+        ready = Path(args.ready_file)
+        worker_ready.connect(lambda **_: ready.touch(), weak=False)
     worker_args = [
+        *(["--quiet"] if args.quiet else []),
         "worker",
         f"--loglevel={args.loglevel}",
         f"--concurrency={args.concurrency}",

@@ -77,7 +77,15 @@ def test_up_runs_a_study_and_ctrl_c_leaves_no_process(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{port}"
     children: set[int] = set()
     try:
-        wait_for(lambda: "Caviar is up" in (tmp_path / "up.log").read_text(), 60, "caviar up")
+        wait_for(lambda: f"docs       {url}/docs" in (tmp_path / "up.log").read_text(), 60, "up")
+        time.sleep(1.0)  # anything printed after the addresses would show up by now
+        started = (tmp_path / "up.log").read_text().rstrip().splitlines()
+        assert started[-4:] == [
+            "Caviar is up (Ctrl-C stops it):",
+            f"  dashboard  {url}/",
+            f"  api        {url}/api",
+            f"  docs       {url}/docs",
+        ], started
         assert httpx.get(url + "/").status_code == 200  # the dashboard
         spec = tmp_path / "study.yaml"
         spec.write_text(
@@ -108,7 +116,13 @@ def test_up_runs_a_study_and_ctrl_c_leaves_no_process(tmp_path: Path) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(alive(p) for p in children):
         time.sleep(0.2)
-    assert not [p for p in children if alive(p)], (tmp_path / "up.log").read_text()
+    output = (tmp_path / "up.log").read_text()
+    assert not [p for p in children if alive(p)], output
+    assert up.returncode == 0, output
+    # a clean Ctrl-C: no ERROR lines, no traceback, no banner or SecurityWarning noise
+    for noise in ("ERROR", "Traceback", "SecurityWarning", "-------------- "):
+        assert noise not in output, output
+    assert output.rstrip().endswith("stopped."), output
 
 
 def test_study_create_reports_bad_files_and_fields(

@@ -1,0 +1,128 @@
+"""``caviar study ...``: create, show, list, watch, trials, rename, delete and cancel studies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from caviar import cli_render as render
+from caviar.cli_common import api_option, call, console, pass_client
+from caviar.client import Client
+
+
+@click.group()
+@api_option
+def study() -> None:
+    """Create, show, list, watch and cancel studies."""
+
+
+def _load(path: Path) -> dict[str, Any]:
+    text = path.read_text()
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise click.BadParameter(
+            f"{path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}"
+        ) from exc
+    if not isinstance(data, dict):
+        raise click.BadParameter(f"{path} must hold one study (a mapping)")
+    return data
+
+
+@study.command("create")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--wait", is_flag=True, help="show a progress bar until the study finishes")
+@pass_client
+def study_create(client: Client, file: Path, wait: bool) -> None:
+    """Submit the study described by FILE (YAML or JSON)."""
+    created = call(client.create_study, _load(file))
+    console.print(f"created study {created.id}")
+    if wait:
+        render.watch(client, created.id)
+    else:
+        console.print(render.study_table(created))
+
+
+@study.command("show")
+@click.argument("study_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="print the study as JSON")
+@pass_client
+def study_show(client: Client, study_id: int, as_json: bool) -> None:
+    """Show a study: status, progress, best trial, current stage."""
+    s = call(client.study, study_id)
+    if as_json:
+        click.echo(s.model_dump_json(indent=2))
+    else:
+        console.print(render.study_table(s))
+
+
+@study.command("list")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@pass_client
+def study_list(client: Client, limit: int) -> None:
+    """List studies, newest first."""
+    page = call(client.studies, 0, limit)
+    console.print(render.studies_table(page.data))
+    if page.count > len(page.data):
+        console.print(f"{len(page.data)} of {page.count} studies (--limit to see more)")
+
+
+@study.command("trials")
+@click.argument("study_id", type=int)
+@click.option(
+    "--sort",
+    type=click.Choice(["number", "value"]),
+    default="number",
+    show_default=True,
+    help="value: best first, in the study's direction",
+)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@pass_client
+def study_trials(client: Client, study_id: int, sort: str, limit: int) -> None:
+    """The study's trials as a table: the newest, or the best with --sort value."""
+    s = call(client.study, study_id)
+    desc = (sort == "number") or s.config.direction == "maximize"
+    page = call(client.trials_page, study_id, sort=sort, desc=desc, limit=limit)
+    console.print(render.trials_table(page.data, list(s.config.space)))
+    console.print(f"{len(page.data)} of {page.count} trials")
+
+
+@study.command("watch")
+@click.argument("study_id", type=int)
+@pass_client
+def study_watch(client: Client, study_id: int) -> None:
+    """Show a progress bar until the study finishes."""
+    render.watch(client, study_id)
+
+
+@study.command("rename")
+@click.argument("study_id", type=int)
+@click.argument("name")
+@pass_client
+def study_rename(client: Client, study_id: int, name: str) -> None:
+    """Give a study a new name."""
+    console.print(render.study_table(call(client.update_study, study_id, name=name)))
+
+
+@study.command("delete")
+@click.argument("study_id", type=int)
+@click.option("--yes", is_flag=True, help="do not ask")
+@pass_client
+def study_delete(client: Client, study_id: int, yes: bool) -> None:
+    """Delete a finished (or cancelled) study with its trials and reports."""
+    if not yes:
+        click.confirm(f"Delete study {study_id} and all its trials?", abort=True)
+    call(client.delete_study, study_id)
+    console.print(f"deleted study {study_id}")
+
+
+@study.command("cancel")
+@click.argument("study_id", type=int)
+@pass_client
+def study_cancel(client: Client, study_id: int) -> None:
+    """Cancel a study and its unfinished trials."""
+    console.print(render.study_table(call(client.cancel, study_id)))
