@@ -25,12 +25,17 @@ def main(argv: list[str] | None = None) -> None:
         default=os.environ.get("CAVIAR_MIGRATE", "1") == "0",
         help="skip the upgrade (a migrate job ran before); also CAVIAR_MIGRATE=0",
     )
+    parser.add_argument(
+        "--migrate-only", action="store_true", help="upgrade the database, then exit"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if not args.no_migrate:
+    if not args.no_migrate or args.migrate_only:
         upgrade(settings.resolved_database_url)
+    if args.migrate_only:
+        return
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
 
 

@@ -117,6 +117,12 @@ def api(host: str, port: int, migrate: bool) -> None:
 
 
 @main.command()
+def migrate() -> None:
+    """Upgrade the database to the newest schema, then exit (a deployment's migrate job)."""
+    os.execv(sys.executable, [sys.executable, "-m", "api", "--migrate-only"])
+
+
+@main.command()
 @click.option("--api", "url", default=None, metavar="URL", help="the api's URL")
 @click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 256))
 def worker(url: str | None, concurrency: int) -> None:
