@@ -87,10 +87,6 @@ class Client:
     def cancel(self, study_id: int) -> StudyPublic:
         return StudyPublic.model_validate(self._call("POST", f"/studies/{study_id}/cancel"))
 
-    def update_study(self, study_id: int, **changes: Any) -> StudyPublic:
-        """PATCH the study: ``name=...`` renames it."""
-        return StudyPublic.model_validate(self._call("PATCH", f"/studies/{study_id}", json=changes))
-
     def delete_study(self, study_id: int) -> None:
         """Delete a study that has no running trials (cancel it first)."""
         r = self.http.delete(f"/api/studies/{study_id}")
@@ -127,7 +123,8 @@ class Client:
         ]
 
     def update_study(self, study_id: int, **fields: Any) -> StudyPublic:
-        """PATCH: e.g. ``retest={"every": "7d"}`` or ``retest=None`` (removes the schedule)."""
+        """PATCH: ``name="new name"``, ``retest={"every": "7d"}`` or ``retest=None`` (removes the
+        schedule)."""
         return StudyPublic.model_validate(self._call("PATCH", f"/studies/{study_id}", json=fields))
 
     # re-tests

@@ -1,14 +1,14 @@
-"""Studies: create, list, show, cancel; their trials and regions."""
+"""Studies: create, list, show, rename, delete, cancel; their trials and regions."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 from sqlalchemy import func, select
 
 from api.db.models import Study, Trial
 from api.deps import DispatcherDep, ReadSessionDep, SessionDep
 from api.services import regions as region_service
-from api.services import retest_schedule
+from api.services import retest_schedule, study_edits
 from api.services import studies as study_service
 from api.services import trials as trial_service
 from api.services.publish import trial_public
@@ -98,3 +98,11 @@ def ask(study_id: int, body: AskRequest, session: SessionDep) -> TrialsPublic:
 def list_regions(study_id: int, session: ReadSessionDep) -> list[RegionPublic]:
     study_service.get(session, study_id)
     return region_service.list_public(session, study_id)
+
+
+@router.delete("/{study_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
+def delete_study(study_id: int, session: SessionDep) -> Response:
+    """Delete a finished or cancelled study with its trials; 409 while it runs."""
+    study_edits.delete(session, study_service.get(session, study_id))
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -95,6 +95,10 @@ def seed(c: Client) -> dict[str, int]:
     )
     run(c, rnd.id, 24)
     ids["random-demo"] = rnd.id
+    decades = c.create_study(study_body("decades-demo", {"name": "random"}, 20))
+    for t in c.ask(decades.id, 20):  # no reports; values over four decades
+        c.tell(t.id, t.attempt, "completed", round(t.params["learning_rate"], 8))
+    ids["decades-demo"] = decades.id
     return ids
 
 

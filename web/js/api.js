@@ -15,13 +15,16 @@ async function call(method, path, body) {
     init.body = JSON.stringify(body);
   }
   const r = await fetch(`/api${path}`, init);
-  const data = r.headers.get("content-type")?.includes("json") ? await r.json() : null;
+  const json = r.status !== 204 && r.headers.get("content-type")?.includes("json");
+  const data = json ? await r.json() : null;
   if (!r.ok) throw new ApiError(r.status, data?.detail ?? r.statusText);
   return data;
 }
 
 export const get = (path) => call("GET", path);
 export const post = (path, body) => call("POST", path, body);
+export const patch = (path, body) => call("PATCH", path, body);
+export const del = (path) => call("DELETE", path);
 
 export function query(params) {
   const q = new URLSearchParams();

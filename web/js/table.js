@@ -117,7 +117,15 @@ export function trialsTable(studyId, names) {
       ...page.data.map((t) =>
         h(
           "tr",
-          { "data-testid": "trial-row", "data-number": t.number, "data-state": t.state },
+          {
+            class: "clickable",
+            title: `open trial #${t.number}`,
+            "data-testid": "trial-row",
+            "data-number": t.number,
+            "data-trial-id": t.id,
+            "data-state": t.state,
+            onclick: () => (location.hash = `#/trials/${t.id}`),
+          },
           h("td", {}, t.number),
           h("td", {}, h("span", { class: `state ${t.state}` }, t.state)),
           h("td", {}, t.stage),

@@ -7,16 +7,23 @@ from typing import Any
 from api.search.transforms import to_unit
 from caviar.space import CategoricalParam
 
+MIN_VALUES = 8
+MAX_BINS = 10
+PER_BIN = 5
+
 
 def importance(
     space: dict[str, Any], params: dict[str, list[Any]], values: list[float]
 ) -> dict[str, float]:
     """Per hyperparameter, η²: the share of the variance of the objective's rank explained by
-    the hyperparameter's bin (10 equal-count bins on its own scale; one bin per choice).
-    A cheap, model-free stand-in for functional ANOVA; 0 with fewer than 8 values."""
+    the hyperparameter's bin (equal-count bins on its own scale, at least 5 values a bin and
+    at most 10 bins; one bin per choice). A cheap, model-free stand-in for functional ANOVA;
+    0 with fewer than ``MIN_VALUES`` values. With k bins, noise alone scores about
+    (k - 1) / (n - 1): compare scores with each other, not with 0."""
     n = len(values)
-    if n < 8:
+    if n < MIN_VALUES:
         return {name: 0.0 for name in space}
+    bins = max(2, min(MAX_BINS, n // PER_BIN))
     order = sorted(range(n), key=lambda i: values[i])
     rank = [0.0] * n
     for r, i in enumerate(order):
@@ -33,7 +40,7 @@ def importance(
             by_unit = sorted(range(n), key=lambda i: units[i])
             keys = [0] * n
             for pos, i in enumerate(by_unit):
-                keys[i] = pos * 10 // n
+                keys[i] = pos * bins // n
         groups: dict[int, list[float]] = {}
         for k, x in zip(keys, rank, strict=True):
             groups.setdefault(k, []).append(x)

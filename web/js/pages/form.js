@@ -49,6 +49,7 @@ const numberOr = (s) => (Number.isNaN(Number(s)) ? s : Number(s));
 
 export function mount(root) {
   let alive = true;
+  document.title = "New study · Caviar";
   const form = h("form", { class: "card study-form", "data-testid": "study-form", novalidate: true });
   const general = h("p", { class: "field-error general", "data-testid": "form-error", role: "alert" });
   root.append(form);

@@ -26,6 +26,7 @@ function row(s) {
     h("td", {}, s.id),
     h("td", {}, h("a", { href: `#/studies/${s.id}`, "data-testid": "study-link" }, s.name)),
     h("td", {}, objectiveLabel(s.config.objective)),
+    h("td", { "data-testid": "study-direction" }, s.config.direction),
     h("td", {}, s.config.strategy.name.replaceAll("_", " ")),
     h("td", {}, h("span", { class: `status ${s.status}`, "data-testid": "study-status" }, s.status), " ", staleBadge(s)),
     h("td", {}, progress(s)),
@@ -36,6 +37,7 @@ function row(s) {
 }
 
 export function mount(root) {
+  document.title = "Studies · Caviar";
   let offset = 0;
   let timer = null;
   let alive = true;
@@ -62,7 +64,7 @@ export function mount(root) {
           h(
             "tr",
             {},
-            ["#", "name", "objective", "strategy", "status", "progress", "best", "created", "next re-test"].map(
+            ["#", "name", "objective", "direction", "strategy", "status", "progress", "best", "created", "next re-test"].map(
               (t) => h("th", {}, t),
             ),
           ),
@@ -81,7 +83,7 @@ export function mount(root) {
       body.replaceChildren(
         ...(data.length
           ? data.map(row)
-          : [h("tr", {}, h("td", { colspan: 9, class: "muted" }, "No studies yet."))]),
+          : [h("tr", {}, h("td", { colspan: 10, class: "muted" }, "No studies yet."))]),
       );
       count.textContent = `${total} stud${total === 1 ? "y" : "ies"}`;
       pager.replaceChildren(

@@ -1,11 +1,12 @@
 // The study page's controller: loads the study, owns its state (study, regions, axes, data),
 // and polls updates past its cursor every second while the study runs, fetching only what is
 // new. The views live in ./study/ (layout, head, regions, notes, distinct) and ../plots/.
-import { get, post, query } from "../api.js";
+import { del, get, patch, post, query } from "../api.js";
 import { h } from "../dom.js";
 import { plotly } from "../plotly.js";
 import * as curvesPlot from "../plots/curves.js";
 import * as historyPlot from "../plots/history.js";
+import * as importancePlot from "../plots/importance.js";
 import * as parcoordsPlot from "../plots/parcoords.js";
 import * as regionsPlot from "../plots/regions.js";
 import * as slicesPlot from "../plots/slices.js";
@@ -15,6 +16,7 @@ import { trialsTable } from "../table.js";
 import { mountRetestPanel } from "../views/retests.js";
 import { loadDistinct } from "./study/distinct.js";
 import { renderHead } from "./study/head.js";
+import { openTrialOnClick } from "./study/links.js";
 import { layout } from "./study/layout.js";
 import { renderNotes } from "./study/notes.js";
 import { byImportance, fillPickers, renderRegionList } from "./study/regions.js";
@@ -58,7 +60,7 @@ export function mount(root, idText) {
   const names = () => Object.keys(axes);
   const order = () => byImportance(names(), data.importance);
   const stages = () => regions.map((x) => x.stage).filter((v, i, a) => a.indexOf(v) === i);
-  const head = () => renderHead(el, study, regions, { cancel });
+  const head = () => renderHead(el, study, regions, { cancel, rename, remove });
 
   async function cancel() {
     if (!confirm(`Cancel study ${study.name}? Unfinished trials become cancelled.`)) return;
@@ -66,12 +68,28 @@ export function mount(root, idText) {
     head();
   }
 
+  async function rename() {
+    const name = prompt("New name of the study", study.name);
+    if (!name || name === study.name) return;
+    study = await patch(`/studies/${id}`, { name });
+    document.title = `${study.name} · Caviar`;
+    head();
+  }
+
+  async function remove() {
+    if (!confirm(`Delete study ${study.name} and all its trials? This cannot be undone.`)) return;
+    await del(`/studies/${id}`);
+    location.hash = "#/";
+  }
+
+  const trialOf = (number) => data.rows.get(number)?.id;
   const plots = {
     regions: () => {
       const y = el.pairY.value === "objective" ? objectiveAxis(data) : axes[el.pairY.value];
-      return regionsPlot.render(el.regions, { data, axes, regions, pair: [el.pairX.value, null], direction: study.config.direction, y });
+      return regionsPlot.render(el.regions, { data, axes, regions, pair: [el.pairX.value, null], direction: study.config.direction, y }).then(() => openTrialOnClick(el.regions, trialOf));
     },
-    slices: () => slicesPlot.render(el.slices, { data, axes, regions, order: order(), direction: study.config.direction }),
+    importance: () => importancePlot.render(el.importance, { data, order: order() }),
+    slices: () => slicesPlot.render(el.slices, { data, axes, regions, order: order(), direction: study.config.direction }).then(() => openTrialOnClick(el.slices, trialOf)),
     history: () => historyPlot.render(el.history, { data, axes }),
     curves: () => curvesPlot.render(el.curves, { data, metric }),
     parcoords: () => parcoordsPlot.render(el.parcoords, { data, axes, order: order(), direction: study.config.direction }),

@@ -34,11 +34,14 @@ export function pruneText(reason) {
   return parts.join(" ");
 }
 
-// A log value axis when positive values span more than three decades.
-export function valueAxis(values, title = "objective") {
+// The one rule for a log objective axis: positive values that span more than three decades.
+export function spansDecades(values) {
   const pos = values.filter((v) => Number.isFinite(v));
   const min = Math.min(...pos);
   const max = Math.max(...pos);
-  const log = pos.length > 1 && min > 0 && max / min > 1e3;
-  return { title: { text: title }, type: log ? "log" : "linear", zeroline: false };
+  return pos.length > 1 && min > 0 && max / min > 1e3;
+}
+
+export function valueAxis(values, title = "objective") {
+  return { title: { text: title }, type: spansDecades(values) ? "log" : "linear", zeroline: false };
 }

@@ -3,7 +3,7 @@
 // lines, one trace per colour band (a CPU rasteriser takes about a second to start parcoords).
 import { baseLayout, draw, webgl } from "../plotly.js";
 import { num } from "../dom.js";
-import { valueColours } from "./common.js";
+import { spansDecades, valueColours } from "./common.js";
 
 export const MAX_LINES = 1000;
 
@@ -24,12 +24,20 @@ function dimensions(rows, axes, order) {
     const ax = axes[name];
     return { label: name, values: rows.map((r) => ax.lin(r.params[name])), range: ax.range(), ...ax.ticks() };
   });
-  const values = rows.map((r) => r.value);
+  dims.push(objectiveDimension(rows.map((r) => r.value)));
+  return dims;
+}
+
+// The objective's axis: log10 of the values (ticks at powers of ten) when they span decades.
+function objectiveDimension(raw) {
+  const log = spansDecades(raw);
+  const values = log ? raw.map(Math.log10) : raw;
   const lo = Math.min(...values);
   const hi = Math.max(...values);
-  const ticks = Array.from({ length: 5 }, (_, i) => lo + ((hi - lo) * i) / 4);
-  dims.push({ label: "objective", values, range: [lo, hi > lo ? hi : lo + 1], tickvals: ticks, ticktext: ticks.map((v) => num(v, 3)) });
-  return dims;
+  let ticks = Array.from({ length: 5 }, (_, i) => lo + ((hi - lo) * i) / 4);
+  if (log) ticks = Array.from({ length: Math.floor(hi) - Math.ceil(lo) + 1 }, (_, i) => Math.ceil(lo) + i);
+  const text = ticks.map((v) => num(log ? 10 ** v : v, 3));
+  return { label: "objective", scale: log ? "log" : "linear", values, range: [lo, hi > lo ? hi : lo + 1], tickvals: ticks, ticktext: text };
 }
 
 export async function render(el, { data, axes, order, direction }) {
@@ -37,10 +45,11 @@ export async function render(el, { data, axes, order, direction }) {
   const values = rows.map((r) => r.value);
   const colours = valueColours(values, direction);
   const dims = dimensions(rows, axes, order);
+  el.dataset.objectiveScale = dims[dims.length - 1].scale;
   if (webgl() === "hardware") {
     const trace = {
       type: "parcoords",
-      dimensions: dims,
+      dimensions: dims.map(({ scale, ...d }) => d),
       line: { ...colours, showscale: true, colorbar: { thickness: 12 } },
       labelangle: 0,
     };

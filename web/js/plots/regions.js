@@ -67,6 +67,9 @@ export async function render(el, { data, axes, regions, pair, direction, y }) {
   const names = Object.keys(axes);
   const type = scatterType(rows.length);
   const traces = [];
+  // One colour scale for every state: pruned points mean the same value as completed ones.
+  const completed = rows.filter((r) => r.state === "completed").map((r) => r.value);
+  const scale = valueColours(completed.length ? completed : rows.map((r) => r.value), direction);
   for (const [state, symbol] of [
     ["completed", "circle"],
     ["pruned", "x"],
@@ -86,10 +89,8 @@ export async function render(el, { data, axes, regions, pair, direction, y }) {
         size: rows.length > 3000 ? 4 : 7,
         symbol,
         opacity: state === "pruned" ? 0.6 : 0.9,
-        ...valueColours(
-          rs.map((r) => r.value),
-          direction,
-        ),
+        ...scale,
+        color: rs.map((r) => r.value),
         showscale: state === "completed",
         colorbar: state === "completed" ? { title: { text: "objective" }, thickness: 12 } : undefined,
       },

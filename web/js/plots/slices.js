@@ -57,6 +57,7 @@ export async function render(el, { data, axes, regions, order, direction }) {
       y: values,
       hovertext: texts,
       hoverinfo: "text",
+      customdata: rows.map((row) => row.number),
       marker: { size: 4, opacity: 0.8, ...colours },
     });
     for (const reg of regions) {

@@ -10,7 +10,7 @@ export function strategyText(st) {
   return `${st.name.replaceAll("_", " ")}${opts ? ` (${opts})` : ""}`;
 }
 
-// Draws the summary of `study` into el.head; actions: {cancel}.
+// Draws the summary of `study` into el.head; actions: {cancel, rename, remove}.
 export function renderHead(el, study, regions, actions) {
   const s = study;
   const c = s.counts;
@@ -25,9 +25,14 @@ export function renderHead(el, study, regions, actions) {
       h("span", { class: `status ${s.status}`, "data-testid": "study-status" }, s.status),
       staleBadge(s),
       el.live,
-      s.status === "running"
-        ? h("button", { class: "danger", "data-testid": "cancel-study", onclick: actions.cancel }, "Cancel study")
-        : null,
+      h(
+        "span",
+        { class: "actions" },
+        h("button", { "data-testid": "rename-study", onclick: actions.rename }, "Rename"),
+        s.status === "running"
+          ? h("button", { class: "danger", "data-testid": "cancel-study", onclick: actions.cancel }, "Cancel study")
+          : h("button", { class: "danger", "data-testid": "delete-study", onclick: actions.remove }, "Delete study"),
+      ),
     ),
     h(
       "dl",

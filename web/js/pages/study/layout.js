@@ -20,6 +20,7 @@ export function layout(root, { onPair, onMetric }) {
     slices: plotBox("plot-slices", 260),
     history: plotBox("plot-history", 340),
     curves: plotBox("plot-curves", 340),
+    importance: h("div", { class: "plot", "data-testid": "plot-importance" }),
     curvesNote: h("span", { class: "muted", "data-testid": "curves-note" }),
     metric: h("select", { "data-testid": "curve-metric", onchange: (e) => onMetric(e.target.value) }),
     parcoords: plotBox("plot-parcoords", 380),
@@ -28,6 +29,8 @@ export function layout(root, { onPair, onMetric }) {
     tableBox: h("div"),
     distinct: h("div", { "data-testid": "distinct" }),
   };
+  el.curvesCard = card("Learning curves", "curves-card", h("div", { class: "toolbar" }, h("label", {}, "metric ", el.metric), el.curvesNote), el.curves);
+  el.curvesRow = h("div", { class: "two" }, card("History", "history-card", el.history), el.curvesCard);
   root.append(
     el.head,
     el.sampleNote,
@@ -38,13 +41,14 @@ export function layout(root, { onPair, onMetric }) {
       el.regions,
       el.regionList,
     ),
-    card("Slices", "slices-card", h("p", { class: "muted" }, "The objective against each hyperparameter on its own scale; bands are the regions of later stages."), el.slices),
-    h(
-      "div",
-      { class: "two" },
-      card("History", "history-card", el.history),
-      card("Learning curves", "curves-card", h("div", { class: "toolbar" }, h("label", {}, "metric ", el.metric), el.curvesNote), el.curves),
+    card(
+      "Hyperparameter importance",
+      "importance-card",
+      h("p", { class: "muted" }, "How much of the variation in the objective's rank each hyperparameter explains (η² over ten equal-count bins of its own scale, one bin per choice; completed trials). 0: none; 1: all of it."),
+      el.importance,
     ),
+    card("Slices", "slices-card", h("p", { class: "muted" }, "The objective against each hyperparameter on its own scale; bands are the regions of later stages."), el.slices),
+    el.curvesRow,
     card("Parallel coordinates", "parcoords-card", el.parcoords),
     card("Trials", "trials-card", el.tableBox),
     card("Grid vs random", "distinct-card", el.distinct),
