@@ -19,7 +19,11 @@ export async function render(el, { data, order }) {
     hovertemplate: "%{y}: η² %{x:.3f}<extra></extra>",
     marker: { color: "#4c6ef5" },
   };
+  // the api scores every hyperparameter 0 until 8 trials have completed
+  const none = x.every((v) => v === 0);
+  const note = { text: "importance needs at least 8 completed trials", xref: "paper", yref: "paper", x: 0.5, y: 0.5, showarrow: false, font: { color: "#6c757d" } };
   const layout = baseLayout({
+    annotations: none ? [note] : [],
     xaxis: { title: { text: "share of the objective's rank variance explained (η²)" }, range: [0, Math.max(0.05, ...x) * 1.15], zeroline: true },
     yaxis: { automargin: true },
     margin: { l: 110, r: 20, t: 10, b: 46 },
