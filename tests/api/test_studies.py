@@ -1,5 +1,5 @@
 """Studies over REST against a real api: creation, validation (4xx naming the field), listing,
-regions, cancellation, reproducibility."""
+regions, cancellation, reproducibility, every problem of a body in one 422, rename and delete."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from caviar.client import Client
+from caviar.client import Client, Conflict
 
 EXTERNAL = {"kind": "external"}
 
@@ -168,3 +168,126 @@ def test_cancel(client: Client, api_url: str) -> None:
     assert r.status_code == 409
     assert httpx.post(f"{api_url}/api/studies/{s.id}/ask", json={"count": 1}).status_code == 409
     assert client.cancel(s.id).status == "cancelled"  # idempotent
+
+
+# Every problem of a body in one 422 (schema errors with the checks beyond it), no prefix.
+
+
+def all_problems(url: str, body: dict[str, Any]) -> dict[str, str]:
+    r = httpx.post(f"{url}/api/studies", json=body)
+    assert r.status_code == 422, r.text
+    return {e["field"]: e["msg"] for e in r.json()["detail"]}
+
+
+def train_body(space: dict[str, Any], **over: Any) -> dict[str, Any]:
+    body = {
+        "name": "bad",
+        "objective": {"kind": "train", "dataset": "digits", "metric": "val_loss"},
+        "direction": "maximize",
+        "space": space,
+        "max_trials": 4,
+    }
+    body.update(over)
+    return body
+
+
+def test_bounds_unknown_names_and_direction_arrive_together(api_url: str) -> None:
+    found = all_problems(
+        api_url,
+        train_body(
+            {
+                "learning_rate": {"type": "float", "low": 1, "high": 0.1, "scale": "log"},
+                "epochs": {"type": "int", "low": 1, "high": 3},
+                "colour": {"type": "categorical", "choices": ["red", "blue"]},
+            },
+            max_trials=0,
+        ),
+    )
+    assert set(found) == {"space.learning_rate.high", "space.colour", "direction", "max_trials"}
+    assert found["space.learning_rate.high"] == "high must be greater than low (1.0)"
+    assert "unknown trainer hyperparameter 'colour'" in found["space.colour"]
+    assert found["direction"] == "val_loss is minimized: set direction to minimize"
+    assert not any(m.startswith(("Value error", "Assertion failed")) for m in found.values())
+
+
+def test_problems_beyond_the_schema_all_at_once_on_a_valid_schema(api_url: str) -> None:
+    found = all_problems(
+        api_url,
+        train_body(
+            {
+                "colour": {"type": "categorical", "choices": ["red"]},
+                "batch_size": {"type": "float", "low": 8, "high": 64},
+            },
+            objective={
+                "kind": "train",
+                "dataset": "no-such-data",
+                "metric": "val_loss",
+                "fixed": {"flavour": 1},
+            },
+        ),
+    )
+    assert set(found) == {
+        "space.colour",
+        "space.batch_size.type",
+        "objective.fixed.flavour",
+        "objective.dataset",
+        "direction",
+    }
+
+
+def test_a_schema_error_on_a_field_is_not_repeated(api_url: str) -> None:
+    body = train_body({"learning_rate": {"type": "float", "low": 0, "high": 1, "scale": "log"}})
+    body["direction"] = "sideways"
+    found = all_problems(api_url, body)
+    assert set(found) == {"space.learning_rate.low", "direction"}
+    assert found["space.learning_rate.low"] == "a log scale needs low > 0"
+
+
+def test_a_valid_study_still_passes(api_url: str) -> None:
+    space = {"learning_rate": {"type": "float", "low": 1e-3, "high": 0.1, "scale": "log"}}
+    r = httpx.post(f"{api_url}/api/studies", json=train_body(space, direction="minimize"))
+    assert r.status_code == 201, r.text
+
+
+# Renaming (PATCH) and deleting (DELETE) a study.
+
+
+EDIT_SPACE = {"x": {"type": "float", "low": 0, "high": 1}}
+
+
+def external(client: Client, name: str = "edit-me") -> int:
+    body = {"name": name, "objective": {"kind": "external"}, "space": EDIT_SPACE, "max_trials": 3}
+    return client.create_study(body).id
+
+
+def test_rename(client: Client, api_url: str) -> None:
+    sid = external(client)
+    renamed = client.update_study(sid, name="a better name")
+    assert renamed.name == "a better name" and renamed.config.name == "a better name"
+    assert client.study(sid).name == "a better name"
+    same = client.update_study(sid)  # an empty patch changes nothing
+    assert same.name == "a better name"
+    r = httpx.patch(f"{api_url}/api/studies/{sid}", json={"name": ""})
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "name"
+    r = httpx.patch(f"{api_url}/api/studies/{sid}", json={"colour": "red"})
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "colour"
+    assert httpx.patch(f"{api_url}/api/studies/987654", json={"name": "x"}).status_code == 404
+
+
+def test_delete_refuses_a_running_study_then_removes_everything(
+    client: Client, api_url: str
+) -> None:
+    sid = external(client, "delete-me")
+    [trial] = client.ask(sid)
+    client.report(trial.id, trial.attempt, 0, 0.5)
+    with pytest.raises(Conflict) as refused:
+        client.delete_study(sid)
+    assert refused.value.detail["field"] == "status" and "cancel it first" in str(refused.value)
+    client.cancel(sid)
+    client.delete_study(sid)
+    assert httpx.get(f"{api_url}/api/studies/{sid}").status_code == 404
+    assert httpx.get(f"{api_url}/api/trials/{trial.id}").status_code == 404
+    assert all(s.id != sid for s in client.studies().data)
+    assert httpx.delete(f"{api_url}/api/studies/{sid}").status_code == 404
+    other = external(client, "still-here")  # the others are untouched
+    assert client.study(other).status == "running"
