@@ -11,7 +11,8 @@ from rich.table import Table
 
 from caviar.cli_common import call, console, fmt, params_text
 from caviar.client import Client
-from caviar.schemas import FINISHED_STATES, DatasetPublic, StudyPublic, TrialPublic
+from caviar.schemas import DatasetPublic, StudyPublic, TrialPublic
+from caviar.states import FINISHED_STATES
 
 POLL_SECONDS = 1.0
 

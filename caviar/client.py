@@ -11,6 +11,7 @@ from caviar.retest_schemas import RoundPublic, RoundsPublic
 from caviar.schemas import (
     DatasetPublic,
     DatasetsPublic,
+    HeartbeatAnswer,
     RegionPublic,
     ReportAnswer,
     ReportsPublic,
@@ -43,14 +44,23 @@ def _describe(detail: Any) -> str:
 
 
 class Client:
-    """A thin typed wrapper over httpx. Use as a context manager, or call ``close()``."""
+    """A thin typed wrapper over httpx. Use as a context manager, or call ``close()``.
+
+    ``worker`` names who does the work; it is sent with start, heartbeat, report and tell.
+    """
 
     def __init__(
-        self, base_url: str, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None
+        self,
+        base_url: str,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        worker: str | None = None,
     ) -> None:
         self.http = httpx.Client(
             base_url=base_url.rstrip("/"), timeout=timeout, transport=transport
         )
+        self.worker = worker
 
     def __enter__(self) -> Client:
         return self
@@ -136,12 +146,19 @@ class Client:
 
     # the trial life
     def ask(self, study_id: int, count: int = 1) -> list[TrialPublic]:
+        """Up to ``count`` trials to run; an empty list once the study is no longer running."""
         data = self._call("POST", f"/studies/{study_id}/ask", json={"count": count})
         return TrialsPublic.model_validate(data).data
 
     def start(self, trial_id: int, attempt: int) -> TrialPublic:
-        data = self._call("POST", f"/trials/{trial_id}/start", json={"attempt": attempt})
+        body = {"attempt": attempt, "worker": self.worker}
+        data = self._call("POST", f"/trials/{trial_id}/start", json=body)
         return TrialPublic.model_validate(data)
+
+    def heartbeat(self, trial_id: int, attempt: int) -> HeartbeatAnswer:
+        body = {"attempt": attempt, "worker": self.worker}
+        data = self._call("POST", f"/trials/{trial_id}/heartbeat", json=body)
+        return HeartbeatAnswer.model_validate(data)
 
     def report(
         self,
@@ -151,7 +168,13 @@ class Client:
         value: float,
         metrics: dict[str, float] | None = None,
     ) -> ReportAnswer:
-        body = {"attempt": attempt, "step": step, "value": value, "metrics": metrics or {}}
+        body = {
+            "attempt": attempt,
+            "step": step,
+            "value": value,
+            "metrics": metrics or {},
+            "worker": self.worker,
+        }
         return ReportAnswer.model_validate(
             self._call("POST", f"/trials/{trial_id}/reports", json=body)
         )
@@ -167,7 +190,13 @@ class Client:
         value: float | None = None,
         error: str | None = None,
     ) -> TrialPublic:
-        body = {"attempt": attempt, "state": state, "value": value, "error": error}
+        body = {
+            "attempt": attempt,
+            "state": state,
+            "value": value,
+            "error": error,
+            "worker": self.worker,
+        }
         return TrialPublic.model_validate(self._call("POST", f"/trials/{trial_id}/tell", json=body))
 
     # datasets

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from caviar.schemas import TrialState
+from caviar.states import TrialState
 
 
 class TrialColumns(BaseModel):

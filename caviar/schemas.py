@@ -11,10 +11,9 @@ from caviar.functions import FunctionName
 from caviar.retest_schemas import RetestConfig, WarmStart, WarmStartReport
 from caviar.search_config import NoPruner, Pruner, RandomStrategy, Strategy
 from caviar.space import Space
+from caviar.states import TellState, TrialState
 from caviar.trainer_params import Metric
 
-TrialState = Literal["queued", "running", "completed", "pruned", "failed", "cancelled"]
-FINISHED_STATES: tuple[TrialState, ...] = ("completed", "pruned", "failed", "cancelled")
 StudyStatus = Literal["running", "completed", "cancelled"]
 Direction = Literal["minimize", "maximize"]
 Value = Annotated[float, Field(allow_inf_nan=False)]
@@ -127,8 +126,34 @@ class AskRequest(_In):
     count: int = Field(default=1, ge=1, le=1000)
 
 
+WorkerName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        description="who does the work: a Caviar worker sends its Celery hostname and pid",
+    ),
+]
+
+
 class StartRequest(_In):
+    """A worker's claim of a queued trial's attempt. The same worker may repeat its claim."""
+
     attempt: int = Field(ge=1)
+    worker: WorkerName | None = None
+
+
+class HeartbeatRequest(_In):
+    attempt: int = Field(ge=1)
+    worker: WorkerName | None = None
+
+
+class HeartbeatAnswer(BaseModel):
+    """The answer to a heartbeat: the trial's state and current attempt. Further fields (such
+    as commands waiting for the worker) may be added; clients ignore what they don't know."""
+
+    state: TrialState
+    attempt: int
 
 
 class ReportCreate(_In):
@@ -136,6 +161,7 @@ class ReportCreate(_In):
     step: int = Field(ge=0)
     value: Value
     metrics: dict[str, Value] = Field(default_factory=dict)
+    worker: WorkerName | None = None
 
 
 class Command(BaseModel):
@@ -151,6 +177,7 @@ class ReportAnswer(BaseModel):
 
 class ReportPublic(BaseModel):
     trial_id: int
+    attempt: int
     step: int
     value: float
     metrics: dict[str, float]
@@ -163,9 +190,10 @@ class ReportsPublic(BaseModel):
 
 class TellCreate(_In):
     attempt: int = Field(ge=1)
-    state: Literal["completed", "pruned", "failed"]
+    state: TellState
     value: Value | None = None
     error: str | None = Field(default=None, max_length=10_000)
+    worker: WorkerName | None = None
 
 
 class RegionPublic(BaseModel):
@@ -188,6 +216,9 @@ class TrialDispatch(BaseModel):
     params: dict[str, Any]
     objective: dict[str, Any]
     seed: int = Field(default=0, description="seeds the trial's own randomness (init, shuffles)")
+    heartbeat_every: float = Field(
+        default=5.0, description="seconds between the worker's heartbeats: min(5, grace / 4)"
+    )
 
 
 class DatasetPublic(BaseModel):

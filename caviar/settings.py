@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     # A queued trial whose message has not started after this many seconds is sent again
     # (doubling each time); duplicates are harmless because starting a trial is a claim.
     redispatch_after: float = 120.0
+    # Seconds a worker keeps retrying one api call (start, heartbeat, report, tell, dataset
+    # fetch) through transport errors and 5xx answers, with backoff, before giving up.
+    worker_retry_for: float = 300.0
     task_soft_time_limit: int = 3540
     task_time_limit: int = 3600
     # Seconds between re-test scheduler passes (close finished rounds, fire due ones).

@@ -94,6 +94,19 @@ class Backend:
         env.update(extra)
         return env
 
+    def worker_env(self, **extra: str) -> dict[str, str]:
+        """A worker's environment: the broker, the queue and its cache directory; never the
+        database (workers talk to the api only)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CAVIAR_")}
+        env.update(
+            CAVIAR_DATA_DIR=str(self.data_dir / "worker-cache"),
+            CAVIAR_BROKER_URL=self.broker_url,
+            CAVIAR_TRIAL_QUEUE=self.queue,
+            PYTHONPATH=str(ROOT),
+        )
+        env.update(extra)
+        return env
+
 
 @contextmanager
 def backend(kind: str, tmp: Path) -> Iterator[Backend]:
@@ -192,7 +205,7 @@ def worker_process(
             "--hostname",
             f"w{uuid.uuid4().hex[:6]}@%h",
         ],
-        be.env(**env),
+        be.worker_env(**env),
         be.data_dir / f"worker-{uuid.uuid4().hex[:6]}.log",
     )
     try:

@@ -30,4 +30,8 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
     worker_send_task_events=False,
+    # Celery 6 changes this default to True. A running trial is fenced by its claim and its
+    # heartbeats, not by its broker message: it keeps training through a broker blip and
+    # tells the api when done; cancelling it would throw the work away for nothing.
+    worker_cancel_long_running_tasks_on_connection_loss=False,
 )

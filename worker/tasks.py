@@ -1,12 +1,16 @@
 """The trial task: claim the trial, run its objective, report and tell through the REST API.
 
-A training error fails the trial and is not retried. Infrastructure errors (the api cannot be
-reached) are retried with backoff. A 409 means this attempt is fenced off: stop quietly.
+A training error fails the trial and is not retried. Infrastructure errors are retried call
+by call (``worker.api_client``): a short api outage neither aborts the task nor costs an
+attempt, and a claim repeated after a lost answer is this worker's own again. A heartbeat
+thread (``worker.heartbeat``) beats from the claim on. A 409 means this attempt is fenced
+off: stop quietly.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import traceback
 from typing import Any
 
@@ -15,24 +19,25 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from caviar.client import CaviarError, Client, Conflict
 from caviar.settings import Settings
+from worker.api_client import RetryingClient
 from worker.celery_app import app
+from worker.heartbeat import Fenced, Heartbeat
 from worker.objectives import Pruned, run_objective
 
 log = logging.getLogger("caviar.worker")
 
 
-def api_client() -> Client:
-    return Client(Settings().api_url)
+def worker_name(hostname: str | None) -> str:
+    """This pool process's name: the Celery hostname and the pid."""
+    return f"{hostname or 'worker'}:{os.getpid()}"[:200]
 
 
-@app.task(
-    name="caviar.run_trial",
-    bind=True,
-    autoretry_for=(httpx.TransportError,),
-    retry_backoff=True,
-    retry_backoff_max=60,
-    max_retries=8,
-)
+def api_client(worker: str | None = None) -> RetryingClient:
+    settings = Settings()
+    return RetryingClient(settings.api_url, retry_for=settings.worker_retry_for, worker=worker)
+
+
+@app.task(name="caviar.run_trial", bind=True)
 def run_trial(
     self: Any,
     trial_id: int,
@@ -40,29 +45,55 @@ def run_trial(
     params: dict[str, Any],
     objective: dict[str, Any],
     seed: int = 0,
+    heartbeat_every: float = 5.0,
 ) -> str:
-    with api_client() as client:
+    worker = worker_name(getattr(self.request, "hostname", None))
+
+    def beat_client() -> Client:
+        return Client(Settings().api_url, timeout=max(heartbeat_every, 2.0), worker=worker)
+
+    with api_client(worker) as client:
         try:
             client.start(trial_id, attempt)
         except Conflict as exc:
-            # Already claimed by this attempt (a redelivery after our own start) or fenced.
+            # Claimed by another worker (a duplicate message), or this attempt is stale.
             log.info("trial %s attempt %s not started: %s", trial_id, attempt, exc)
             return "skipped"
+        except (httpx.TransportError, CaviarError) as exc:
+            log.warning("trial %s: the api stayed away (%s); the reaper requeues it", trial_id, exc)
+            return "abandoned"
         try:
-            value = run_objective(client, trial_id, attempt, params, objective, seed)
-        except Conflict:
-            log.info("trial %s attempt %s fenced off; stopping", trial_id, attempt)
+            with Heartbeat(beat_client, trial_id, attempt, heartbeat_every):
+                return _run(client, trial_id, attempt, params, objective, seed)
+        except Fenced:
+            log.info("trial %s attempt %s fenced off; stopped", trial_id, attempt)
             return "fenced"
-        except Pruned as p:
-            return _tell(client, trial_id, attempt, "pruned", p.value, None)
-        except (httpx.TransportError, CaviarError):
-            raise
-        except SoftTimeLimitExceeded:
-            return _tell(client, trial_id, attempt, "failed", None, "time limit exceeded")
-        except Exception as exc:  # the objective failed: the trial fails, no retry
-            error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
-            return _tell(client, trial_id, attempt, "failed", None, error)
-        return _tell(client, trial_id, attempt, "completed", value, None)
+
+
+def _run(
+    client: Client,
+    trial_id: int,
+    attempt: int,
+    params: dict[str, Any],
+    objective: dict[str, Any],
+    seed: int,
+) -> str:
+    try:
+        value = run_objective(client, trial_id, attempt, params, objective, seed)
+    except Conflict:
+        log.info("trial %s attempt %s fenced off; stopping", trial_id, attempt)
+        return "fenced"
+    except Pruned as p:
+        return _tell(client, trial_id, attempt, "pruned", p.value, None)
+    except (httpx.TransportError, CaviarError) as exc:
+        log.warning("trial %s: the api stayed away (%s); the reaper requeues it", trial_id, exc)
+        return "abandoned"
+    except SoftTimeLimitExceeded:
+        return _tell(client, trial_id, attempt, "failed", None, "time limit exceeded")
+    except Exception as exc:  # the objective failed: the trial fails, no retry
+        error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
+        return _tell(client, trial_id, attempt, "failed", None, error)
+    return _tell(client, trial_id, attempt, "completed", value, None)
 
 
 def _tell(
@@ -73,4 +104,7 @@ def _tell(
     except Conflict as exc:
         log.info("tell for trial %s attempt %s refused: %s", trial_id, attempt, exc)
         return "fenced"
+    except (httpx.TransportError, CaviarError) as exc:
+        log.warning("trial %s: could not tell (%s); the reaper requeues it", trial_id, exc)
+        return "abandoned"
     return state

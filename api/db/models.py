@@ -1,4 +1,5 @@
-"""Typed SQLAlchemy models: studies, trials, trial reports, regions, datasets, re-tests."""
+"""Typed SQLAlchemy models: studies, trials, trial reports, trial events, regions, datasets,
+re-tests."""
 
 from __future__ import annotations
 
@@ -23,8 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.expression import false
 
 from api.db.base import Base, TimestampMixin, UTCDateTime
-
-TRIAL_STATES = ("queued", "running", "completed", "pruned", "failed", "cancelled")
+from caviar.states import TRIAL_STATES, sql_in
 
 
 class Study(TimestampMixin, Base):
@@ -73,6 +73,10 @@ class Region(TimestampMixin, Base):
 
 
 class Trial(TimestampMixin, Base):
+    """A trial. ``worker`` names the worker that claimed the current attempt (its Celery
+    hostname and pid, or what an external client sent); ``heartbeat_at`` is when that attempt
+    was last heard of, on the database's clock."""
+
     __tablename__ = "trials"
     __mapper_args__ = {"eager_defaults": True}
 
@@ -91,6 +95,7 @@ class Trial(TimestampMixin, Base):
     dispatch_count: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     retest_round_id: Mapped[int | None] = mapped_column(
         ForeignKey("retest_rounds.id", ondelete="CASCADE"), nullable=True
@@ -102,27 +107,52 @@ class Trial(TimestampMixin, Base):
         Index("ix_trials_study_state_value", "study_id", "state", "value"),
         Index("ix_trials_state_heartbeat", "state", "heartbeat_at"),
         Index("ix_trials_study_region", "study_id", "region_id"),
-        CheckConstraint(
-            "state IN ('queued', 'running', 'completed', 'pruned', 'failed', 'cancelled')",
-            name="state",
-        ),
+        CheckConstraint(sql_in("state", TRIAL_STATES), name="state"),
     )
 
 
 class TrialReport(Base):
-    """An intermediate value of a trial, keyed by (trial, step)."""
+    """An intermediate value of a trial, keyed by (trial, attempt, step): a requeued trial's
+    new attempt never overwrites, nor mixes with, what an earlier attempt reported."""
 
     __tablename__ = "trial_reports"
 
     trial_id: Mapped[int] = mapped_column(
         ForeignKey("trials.id", ondelete="CASCADE"), primary_key=True
     )
+    attempt: Mapped[int] = mapped_column(Integer, primary_key=True)
     step: Mapped[int] = mapped_column(Integer, primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
     value: Mapped[float] = mapped_column(Float)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_trial_reports_study_step", "study_id", "step"),)
+
+
+class TrialEvent(TimestampMixin, Base):
+    """What happened to a trial's attempt, for operators: one row per event.
+
+    ``kind``: ``claimed`` (a worker started the attempt), ``reclaimed`` (the same worker
+    claimed it again after a lost answer), ``requeued`` (silent past its grace: back to the
+    queue with the next attempt), ``failed`` (silent on its last attempt), ``resent`` (its
+    broker message was missing and was sent again). ``reason`` says why in plain words;
+    ``worker`` is the worker concerned, when one is known. Newest first by ``created_at``.
+    """
+
+    __tablename__ = "trial_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id", ondelete="CASCADE"))
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+    __table_args__ = (
+        Index("ix_trial_events_created_at", "created_at"),
+        Index("ix_trial_events_trial_id", "trial_id"),
+    )
 
 
 class Dataset(TimestampMixin, Base):

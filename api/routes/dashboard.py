@@ -20,7 +20,8 @@ from caviar.dashboard_schemas import (
     DashboardUpdates,
     DistinctValues,
 )
-from caviar.schemas import TrialsPublic, TrialState
+from caviar.schemas import TrialsPublic
+from caviar.states import TrialState
 
 router = APIRouter(prefix="/api", tags=["dashboard"])
 

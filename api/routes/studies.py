@@ -12,6 +12,7 @@ from api.services import retest_schedule, study_edits
 from api.services import studies as study_service
 from api.services import trials as trial_service
 from api.services.publish import trial_public
+from api.services.scheduling import lock
 from caviar.retest_schemas import StudyUpdate
 from caviar.schemas import (
     AskRequest,
@@ -61,7 +62,7 @@ def update_study(study_id: int, body: StudyUpdate, session: SessionDep) -> Study
 
 @router.post("/{study_id}/cancel", response_model=StudyPublic)
 def cancel_study(study_id: int, session: SessionDep) -> StudyPublic:
-    study = study_service.get(session, study_id)
+    study = lock(session, study_id)  # a concurrent tell waits, then sees the cancel
     study_service.cancel(session, study)
     answer = study_service.public(session, study)
     session.commit()

@@ -1,15 +1,15 @@
-"""A trial's life over REST: start (workers), report, tell; its reports."""
+"""A trial's life over REST: start and heartbeat (workers), report, tell; its reports."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy import select
 
-from api.db.models import TrialReport
 from api.deps import DispatcherDep, ReadSessionDep, SessionDep
 from api.services import trials as trial_service
 from api.services.publish import trial_public
 from caviar.schemas import (
+    HeartbeatAnswer,
+    HeartbeatRequest,
     ReportAnswer,
     ReportCreate,
     ReportPublic,
@@ -29,8 +29,18 @@ def get_trial(trial_id: int, session: ReadSessionDep) -> TrialPublic:
 
 @router.post("/{trial_id}/start", response_model=TrialPublic)
 def start(trial_id: int, body: StartRequest, session: SessionDep) -> TrialPublic:
-    """A worker claims its queued trial; 409 if this attempt is stale or already claimed."""
-    answer = trial_public(trial_service.start(session, trial_id, body.attempt))
+    """A worker claims its queued trial; the same worker may repeat its claim of the same
+    attempt. 409 if this attempt is stale, claimed by another worker, or the trial belongs to
+    an external study (whose clients use ask)."""
+    answer = trial_public(trial_service.start(session, trial_id, body.attempt, body.worker))
+    session.commit()
+    return answer
+
+
+@router.post("/{trial_id}/heartbeat", response_model=HeartbeatAnswer)
+def heartbeat(trial_id: int, body: HeartbeatRequest, session: SessionDep) -> HeartbeatAnswer:
+    """The attempt is alive and working. 409 when it is fenced off: the worker stops."""
+    answer = trial_service.heartbeat(session, trial_id, body)
     session.commit()
     return answer
 
@@ -44,15 +54,13 @@ def report(trial_id: int, body: ReportCreate, session: SessionDep) -> ReportAnsw
 
 @router.get("/{trial_id}/reports", response_model=ReportsPublic)
 def list_reports(trial_id: int, session: ReadSessionDep) -> ReportsPublic:
-    trial_service.get(session, trial_id)
-    rows = list(
-        session.scalars(
-            select(TrialReport).where(TrialReport.trial_id == trial_id).order_by(TrialReport.step)
-        )
-    )
+    """The learning curve, one report per step: the latest attempt's, continued below its
+    first step by earlier attempts'. Each report names its attempt."""
     data = [
-        ReportPublic(trial_id=r.trial_id, step=r.step, value=r.value, metrics=r.metrics)
-        for r in rows
+        ReportPublic(
+            trial_id=r.trial_id, attempt=r.attempt, step=r.step, value=r.value, metrics=r.metrics
+        )
+        for r in trial_service.curve(session, trial_id)
     ]
     return ReportsPublic(data=data, count=len(data))
 

@@ -36,6 +36,7 @@ def upload(session: Session, name: str, raw: bytes, max_bytes: int) -> tuple[Dat
     except CsvDatasetError as exc:
         raise FieldError(("body",), f"malformed CSV: {exc}") from exc
     sha = hashlib.sha256(raw).hexdigest()
+    _serialize(session, name)
     latest = latest_version(session, name)
     if latest is not None and latest.sha256 == sha:
         return latest, False
@@ -53,6 +54,13 @@ def upload(session: Session, name: str, raw: bytes, max_bytes: int) -> tuple[Dat
     session.flush()
     session.refresh(dataset)  # created_at comes from the database
     return dataset, True
+
+
+def _serialize(session: Session, name: str) -> None:
+    """Concurrent uploads of one name take turns for the next version number. SQLite writers
+    already take turns (``BEGIN IMMEDIATE``); PostgreSQL takes a transaction advisory lock."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"dataset:{name}"))))
 
 
 def latest_version(session: Session, name: str) -> Dataset | None:

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from celery import Celery
+from kombu.exceptions import ChannelError
 from sqlalchemy import update
 
 from api.db.clock import db_now
@@ -22,6 +23,10 @@ TASK_NAME = "caviar.run_trial"
 
 class Sender(Protocol):
     def send(self, message: TrialDispatch) -> None: ...
+
+    def queue_depth(self) -> int | None:
+        """Messages waiting in the trial queue, or None when the broker cannot say."""
+        ...
 
 
 class CelerySender:
@@ -46,6 +51,20 @@ class CelerySender:
                 retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
             )
 
+    def queue_depth(self) -> int | None:
+        """Messages waiting in the queue (not those a worker holds); None if unreachable."""
+        try:
+            with self._lock, self.app.connection_for_write() as conn:
+                conn.ensure_connection(max_retries=1, timeout=2)
+                try:
+                    ok = conn.default_channel.queue_declare(queue=self.queue, passive=True)
+                except ChannelError:  # Redis drops an empty queue's key: nothing waits
+                    return 0
+                return int(ok.message_count)
+        except Exception:
+            log.warning("could not measure the depth of queue %s", self.queue, exc_info=True)
+            return None
+
 
 def message_for(trial: Trial, study: Study, dataset: str | None = None) -> TrialDispatch:
     """``dataset`` ("name@version") replaces a train objective's data (a re-test round's)."""
@@ -58,6 +77,7 @@ def message_for(trial: Trial, study: Study, dataset: str | None = None) -> Trial
         params=trial.params,
         objective=objective,
         seed=(study.seed * 1_000_003 + trial.number) % 2**63,
+        heartbeat_every=min(5.0, (study.heartbeat_grace or 20.0) / 4),
     )
 
 
@@ -102,3 +122,7 @@ class Dispatcher:
             if unsent:  # due for the reconciler's next pass
                 s.execute(update(Trial).where(Trial.id.in_(unsent)).values(dispatched_at=None))
             s.commit()
+
+    def queue_depth(self) -> int | None:
+        measure = getattr(self.sender, "queue_depth", None)
+        return measure() if measure is not None else None

@@ -1,20 +1,22 @@
 """The reconciler: requeues trials whose heartbeat stopped, resends lost messages.
 
 Safe to run in every api replica at once: each change is a conditional UPDATE that reports
-whether it won, so two replicas never requeue the same attempt twice.
+whether it won, so two replicas never requeue the same attempt twice. Requeues, failures and
+resends are recorded as trial events (``trial_events``) with their reasons.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select, update
 
 from api.db.clock import db_now, seconds_since
 from api.db.models import Study, Trial
 from api.db.session import Database
+from api.services import events
 from api.services.dispatch import Dispatcher
 from api.services.scheduling import lock, top_up
 from api.services.study_config import config_of
@@ -31,11 +33,16 @@ class Pass:
 
 def reap_silent(db: Database, dispatcher: Dispatcher) -> Pass:
     """Running trials silent for longer than their study's grace: back to the queue with the
-    next attempt, or failed once ``max_attempts`` is spent."""
+    next attempt, or failed once ``max_attempts`` is spent.
+
+    The UPDATE re-checks the silence on the database's clock, so a heartbeat that lands
+    between the read and the write keeps its attempt: a live worker is never fenced off.
+    Only worker-run trials are sent to Celery; an external one waits for ``ask``.
+    """
     out = Pass()
     with db.read_session() as s:
         silent = s.execute(
-            select(Trial.id, Trial.attempt, Trial.study_id, Study.heartbeat_grace)
+            select(Trial.id, Trial.attempt, Trial.study_id, Trial.worker, Study.heartbeat_grace)
             .join(Study, Study.id == Trial.study_id)
             .where(
                 Trial.state == "running",
@@ -43,35 +50,47 @@ def reap_silent(db: Database, dispatcher: Dispatcher) -> Pass:
                 seconds_since(Trial.heartbeat_at) > Study.heartbeat_grace,
             )
         ).all()
-    for trial_id, attempt, study_id, grace in silent:
+    for trial_id, attempt, study_id, worker, grace in silent:
         to_send: list[Trial] = []
         with db.session() as s:
             study = lock(s, study_id)
             config = config_of(study)
             exhausted = attempt >= config.max_attempts
+            reason = f"no heartbeat for {grace:g} s on attempt {attempt} of {config.max_attempts}"
             values: dict[str, object] = (
-                {
-                    "state": "failed",
-                    "finished_at": db_now(),
-                    "error": f"no heartbeat for {grace:g} s on attempt {attempt} of "
-                    f"{config.max_attempts}",
-                }
+                {"state": "failed", "finished_at": db_now(), "error": reason}
                 if exhausted
                 else {
                     "state": "queued",
                     "attempt": attempt + 1,
                     "heartbeat_at": None,
                     "started_at": None,
+                    "worker": None,
                     "dispatched_at": db_now(),
                     "dispatch_count": 0,
                 }
             )
             won = s.execute(
                 update(Trial)
-                .where(Trial.id == trial_id, Trial.attempt == attempt, Trial.state == "running")
+                .where(
+                    Trial.id == trial_id,
+                    Trial.attempt == attempt,
+                    Trial.state == "running",
+                    seconds_since(Trial.heartbeat_at) > grace,
+                )
                 .values(**values)
             ).rowcount
             if won:
+                kind = "failed" if exhausted else "requeued"
+                events.record(
+                    s,
+                    trial_id=trial_id,
+                    study_id=study_id,
+                    attempt=attempt,
+                    kind=kind,
+                    reason=reason,
+                    worker=worker,
+                )
                 if exhausted:
                     out.failed += 1
                     to_send = top_up(s, study, config)
@@ -84,36 +103,84 @@ def reap_silent(db: Database, dispatcher: Dispatcher) -> Pass:
     return out
 
 
-def resend_lost(db: Database, dispatcher: Dispatcher, after: float) -> int:
-    """Queued trials of worker-run studies whose message never started: send again.
+@dataclass
+class LostMessages:
+    """Finds queued trials whose broker message is gone, and sends them again.
 
-    The wait doubles with each send, so a long queue is not flooded with duplicates; a
-    duplicate is harmless, since starting a trial is a claim that only one message wins.
+    The design. Every queued trial of a running worker-run study was dispatched: its message
+    waits in the broker queue, or a worker holds it on its way to ``/start``. So the broker's
+    queue depth (a passive ``queue_declare``'s ``message_count``, for Redis and the SQL
+    transport alike) should be at least the number of those trials. When it is lower — a Redis
+    restarted empty, a lost publish — the difference is how many messages are missing. A
+    shortfall is believed only when two consecutive passes see it (a worker holding a message
+    for a moment makes a brief one), and then that many trials are sent again, those sent
+    longest ago first. Trials merely waiting their turn have their messages counted in the
+    depth, so they are never resent. A duplicate is harmless: starting a trial is a claim
+    that only one message wins.
+
+    When the depth cannot be measured, and for a shortfall hidden by stale duplicates in the
+    queue, the slow path remains: a queued trial whose message has not started after
+    ``after`` seconds is sent again, the wait doubling with each send.
     """
-    with db.read_session() as s:
-        rows = s.execute(
-            select(Trial, seconds_since(Trial.dispatched_at))
-            .join(Study, Study.id == Trial.study_id)
-            .where(
-                Trial.state == "queued",
-                or_(Study.status == "running", Trial.retest_round_id.is_not(None)),
-                Study.heartbeat_grace.is_not(None),
+
+    after: float
+    _shortfall: int = field(default=0)
+
+    def run(self, db: Database, dispatcher: Dispatcher) -> int:
+        with db.read_session() as s:
+            rows = s.execute(
+                select(Trial, Study, seconds_since(Trial.dispatched_at))
+                .join(Study, Study.id == Trial.study_id)
+                .where(
+                    Trial.state == "queued",
+                    or_(Study.status == "running", Trial.retest_round_id.is_not(None)),
+                )
+                .order_by(Trial.dispatched_at, Trial.id)
+            ).all()
+        queued = [
+            (t, age) for t, study, age in rows if config_of(study).objective.kind != "external"
+        ]
+        unsent = [t for t, _ in queued if t.dispatched_at is None]
+        sent = [(t, age) for t, age in queued if t.dispatched_at is not None]
+        overdue = [t for t, age in sent if age > self.after * 2 ** max(t.dispatch_count - 1, 0)]
+        missing: list[Trial] = []
+        depth = dispatcher.queue_depth()
+        shortfall = 0 if depth is None else max(len(sent) - depth, 0)
+        if shortfall and self._shortfall:
+            missing = [t for t, _ in sent][: min(shortfall, self._shortfall)]
+        self._shortfall = shortfall
+        why = {t.id: "its message was never sent (the broker was unreachable)" for t in unsent}
+        for t in overdue:
+            why[t.id] = f"its message had not started after {self.after:g} s"
+        for t in missing:
+            why[t.id] = (
+                f"the broker queue held {depth} messages for {len(sent)} queued trials: "
+                "its message was lost (a broker restart?)"
             )
-        ).all()
-    due = [
-        t
-        for t, age in rows
-        if t.dispatched_at is None or age > after * 2 ** max(t.dispatch_count - 1, 0)
-    ]
-    dispatcher.dispatch(due)
-    return len(due)
+        due = [t for t, _ in queued if t.id in why]
+        if not due:
+            return 0
+        with db.session() as s:
+            for t in due:
+                events.record(
+                    s,
+                    trial_id=t.id,
+                    study_id=t.study_id,
+                    attempt=t.attempt,
+                    kind="resent",
+                    reason=why[t.id],
+                )
+            s.commit()
+        dispatcher.dispatch(due)
+        return len(due)
 
 
 class Reconciler:
     """Runs a reconcile pass every ``interval`` seconds in a daemon thread."""
 
     def __init__(self, db: Database, dispatcher: Dispatcher, interval: float, after: float):
-        self.db, self.dispatcher, self.interval, self.after = db, dispatcher, interval, after
+        self.db, self.dispatcher, self.interval = db, dispatcher, interval
+        self.lost = LostMessages(after)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="caviar-reconciler", daemon=True)
 
@@ -126,7 +193,7 @@ class Reconciler:
 
     def run_once(self) -> Pass:
         result = reap_silent(self.db, self.dispatcher)
-        result.resent = resend_lost(self.db, self.dispatcher, self.after)
+        result.resent = self.lost.run(self.db, self.dispatcher)
         return result
 
     def _run(self) -> None:

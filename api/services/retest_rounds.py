@@ -25,11 +25,12 @@ from api.services import datasets as dataset_service
 from api.services import regions as region_service
 from api.services.retest_schedule import uploaded_dataset_name
 from api.services.retest_verdict import judge, summarize
-from api.services.scheduling import IN_FLIGHT, lock
+from api.services.scheduling import lock
 from api.services.study_config import config_of
 from caviar.retest_schemas import Origin, RetestConfig, RoundPublic, RoundResult, RoundTrigger
 from caviar.schemas import Best
 from caviar.space import CategoricalParam
+from caviar.states import IN_FLIGHT
 
 
 def running_round(session: Session, study_id: int) -> RetestRound | None:

@@ -19,8 +19,7 @@ from api.services import regions as region_service
 from api.services import warm_start
 from api.services.study_config import config_of
 from caviar.schemas import StudyCreate
-
-IN_FLIGHT = ("queued", "running")
+from caviar.states import IN_FLIGHT
 
 
 def lock(session: Session, study_id: int) -> Study:

@@ -15,9 +15,10 @@ from api.search.base import whole_space
 from api.services import datasets as dataset_service
 from api.services import regions as region_service
 from api.services import retest_rounds, retest_schedule, study_checks, warm_start
-from api.services.scheduling import IN_FLIGHT, top_up
+from api.services.scheduling import top_up
 from api.services.study_config import config_of
 from caviar.schemas import Best, StudyCreate, StudyPublic, TrainObjective
+from caviar.states import IN_FLIGHT, TRIAL_STATES
 from caviar.trainer_params import BUILTIN_DATASETS
 
 DEFAULT_GRACE = 120.0
@@ -125,7 +126,7 @@ def best(session: Session, study: Study) -> Best | None:
 
 
 def public(session: Session, study: Study) -> StudyPublic:
-    counts = {s: 0 for s in ("queued", "running", "completed", "pruned", "failed", "cancelled")}
+    counts = {s: 0 for s in TRIAL_STATES}
     counts.update(
         session.execute(
             select(Trial.state, func.count())

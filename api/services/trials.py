@@ -1,31 +1,37 @@
-"""The life of a trial: ask, start, report, tell — with attempt fencing.
+"""The life of a trial: ask, start, heartbeat, report, tell — with attempt fencing.
 
-States: queued → running → completed | pruned | failed | cancelled. A finished trial never
-changes again. Every write names the attempt it belongs to; an older attempt gets 409.
+States (``caviar.states``): queued → running → completed | pruned | failed | cancelled. A
+finished trial never changes again. Every write names the attempt it belongs to; an older
+attempt gets 409, and its check and write are one conditional statement.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from typing import Any
+
+from sqlalchemy import exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from api.db.clock import db_now
 from api.db.models import Study, Trial, TrialReport
 from api.errors import Conflict, FieldError, NotFound
 from api.search.registry import make_pruner
+from api.services import events as event
 from api.services import retest_rounds
 from api.services.scheduling import create_trials, lock, search_trials, top_up
 from api.services.study_config import config_of
 from caviar.schemas import (
-    FINISHED_STATES,
+    HeartbeatAnswer,
+    HeartbeatRequest,
     ReportAnswer,
     ReportCreate,
     TellCreate,
     TrainObjective,
 )
+from caviar.states import FINISHED_STATES
 
 
 def get(session: Session, trial_id: int) -> Trial:
@@ -44,8 +50,21 @@ def _fence(trial: Trial, attempt: int) -> None:
         )
 
 
+def _refuse(session: Session, trial_id: int, attempt: int, want: str) -> Conflict:
+    """The 409 for a write that lost its conditional UPDATE: a stale attempt, or a bad state."""
+    trial = get(session, trial_id)
+    session.refresh(trial)
+    _fence(trial, attempt)
+    return Conflict(f"trial {trial_id} is {trial.state}, not {want}", field="state")
+
+
 def ask(session: Session, study_id: int, count: int) -> list[Trial]:
-    """Hand out up to ``count`` running trials of an external study: requeued ones first."""
+    """Hand out up to ``count`` running trials of an external study: requeued ones first.
+
+    A study that is no longer running hands out only a re-test round's requeued trials, and
+    otherwise an empty list (not an error), so a client's ``while trials := ask(...)`` loop
+    ends cleanly when the study completes.
+    """
     study = lock(session, study_id)
     config = config_of(study)
     if config.objective.kind != "external":
@@ -63,7 +82,7 @@ def ask(session: Session, study_id: int, count: int) -> list[Trial]:
         )
     )
     if study.status != "running" and not requeued:  # a re-test round may run on any study
-        raise Conflict(f"study {study_id} is {study.status}", field="status")
+        return []
     if requeued:
         session.execute(
             update(Trial)
@@ -78,29 +97,94 @@ def ask(session: Session, study_id: int, count: int) -> list[Trial]:
     return requeued + fresh
 
 
-def start(session: Session, trial_id: int, attempt: int) -> Trial:
-    """A worker claims a queued trial. Exactly one claim per attempt wins; others get 409."""
-    won = session.execute(
-        update(Trial)
-        .where(Trial.id == trial_id, Trial.attempt == attempt, Trial.state == "queued")
-        .values(state="running", started_at=db_now(), heartbeat_at=db_now())
-    ).rowcount
+def start(session: Session, trial_id: int, attempt: int, worker: str | None) -> Trial:
+    """A worker claims a queued trial. Exactly one claim per attempt wins; others get 409.
+
+    The winner's claim may be repeated by the same worker for the same attempt (a retry after
+    a lost answer): it succeeds again and beats the heart. Trials of external studies are
+    handed out by ``ask``, never claimed.
+    """
     trial = get(session, trial_id)
+    study = session.get_one(Study, trial.study_id)
+    kind = config_of(study).objective.kind
+    if kind == "external":
+        raise Conflict(
+            f"trial {trial_id} belongs to a study with an 'external' objective: its clients "
+            "get trials from ask; workers cannot claim them",
+            field="objective.kind",
+        )
+    claim = update(Trial).where(Trial.id == trial_id, Trial.attempt == attempt)
+    won = session.execute(
+        claim.where(Trial.state == "queued").values(
+            state="running", started_at=db_now(), heartbeat_at=db_now(), worker=worker
+        )
+    ).rowcount
+    kind_of_event = "claimed"
+    if not won and worker is not None:
+        won = session.execute(
+            claim.where(Trial.state == "running", Trial.worker == worker).values(
+                heartbeat_at=db_now()
+            )
+        ).rowcount
+        kind_of_event = "reclaimed"
     if not won:
-        _fence(trial, attempt)
-        raise Conflict(f"trial {trial_id} is {trial.state}, not queued", field="state")
+        raise _refuse(session, trial_id, attempt, "queued")
+    event.record(
+        session,
+        trial_id=trial_id,
+        study_id=trial.study_id,
+        attempt=attempt,
+        kind=kind_of_event,
+        reason="claimed by its worker"
+        if kind_of_event == "claimed"
+        else "the same worker claimed its attempt again (a retry after a lost answer)",
+        worker=worker,
+    )
     session.refresh(trial)
     return trial
 
 
+def _beat(session: Session, trial_id: int, attempt: int, worker: str | None) -> bool:
+    """The fence: beat the heart of ``attempt`` if it is current and running. One conditional
+    UPDATE; on PostgreSQL it row-locks the trial until commit, so a requeue cannot slip
+    between this check and the writes that follow in the same transaction."""
+    values: dict[str, object] = {"heartbeat_at": db_now()}
+    if worker is not None:
+        values["worker"] = worker
+    return bool(
+        session.execute(
+            update(Trial)
+            .where(Trial.id == trial_id, Trial.attempt == attempt, Trial.state == "running")
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    )
+
+
+def heartbeat(session: Session, trial_id: int, body: HeartbeatRequest) -> HeartbeatAnswer:
+    """A running attempt is alive. 409 when it is fenced off (stale attempt, or not running)."""
+    if not _beat(session, trial_id, body.attempt, body.worker):
+        raise _refuse(session, trial_id, body.attempt, "running")
+    return HeartbeatAnswer(state="running", attempt=body.attempt)
+
+
+def effective_epochs(objective: TrainObjective, params: dict[str, Any]) -> int:
+    """A train trial's epochs: the space's value > the objective's ``fixed`` > its ``epochs``."""
+    for source in (params, objective.fixed):
+        if isinstance(source.get("epochs"), int):
+            return int(source["epochs"])
+    return objective.epochs
+
+
 def report(session: Session, trial_id: int, body: ReportCreate) -> ReportAnswer:
-    """Store an intermediate value (keyed by trial and step), beat the heart, ask the pruner."""
+    """Store an intermediate value keyed by (trial, attempt, step), beat the heart, ask the
+    pruner. The fence and the write are one transaction led by the conditional UPDATE."""
+    if not _beat(session, trial_id, body.attempt, body.worker):
+        raise _refuse(session, trial_id, body.attempt, "running")
     trial = get(session, trial_id)
-    _fence(trial, body.attempt)
-    if trial.state != "running":
-        raise Conflict(f"trial {trial_id} is {trial.state}, not running", field="state")
     values = {
         "trial_id": trial_id,
+        "attempt": body.attempt,
         "step": body.step,
         "study_id": trial.study_id,
         "value": body.value,
@@ -110,17 +194,11 @@ def report(session: Session, trial_id: int, body: ReportCreate) -> ReportAnswer:
     stmt = insert(TrialReport).values(**values)
     session.execute(
         stmt.on_conflict_do_update(
-            index_elements=["trial_id", "step"],
+            index_elements=["trial_id", "attempt", "step"],
             set_={"value": stmt.excluded.value, "metrics": stmt.excluded.metrics},
         )
     )
-    session.execute(
-        update(Trial)
-        .where(Trial.id == trial_id, Trial.attempt == body.attempt)
-        .values(heartbeat_at=db_now())
-    )
-    study = session.get(Study, trial.study_id)
-    assert study is not None
+    study = session.get_one(Study, trial.study_id)
     config = config_of(study)
     if config.pruner.name == "none" or retest_rounds.protected(session, trial):
         return ReportAnswer(prune=False)
@@ -128,21 +206,52 @@ def report(session: Session, trial_id: int, body: ReportCreate) -> ReportAnswer:
     sign = -1.0 if study.direction == "maximize" else 1.0
 
     def peers_at(step: int) -> list[float]:
+        """One value per other trial at ``step``: from its latest attempt that reported it."""
+        newer = aliased(TrialReport)
         rows = session.scalars(
             select(TrialReport.value).where(
                 TrialReport.study_id == trial.study_id,
                 TrialReport.step == step,
                 TrialReport.trial_id != trial_id,
+                ~exists().where(
+                    newer.trial_id == TrialReport.trial_id,
+                    newer.step == TrialReport.step,
+                    newer.attempt > TrialReport.attempt,
+                ),
             )
         )
         return [sign * v for v in rows]
 
     # A train trial's last epoch is its result, never a reason to stop it.
-    last = config.objective.epochs if isinstance(config.objective, TrainObjective) else None
+    objective = config.objective
+    last = (
+        effective_epochs(objective, trial.params) if isinstance(objective, TrainObjective) else None
+    )
     decision = pruner.decide(trial.number, body.step, sign * body.value, peers_at, max_step=last)
     if decision.prune:
         trial.prune_reason = decision.reason
     return ReportAnswer(prune=decision.prune, reason=decision.reason)
+
+
+def curve(session: Session, trial_id: int) -> list[TrialReport]:
+    """The learning curve: the latest attempt's reports, continued downwards by the earlier
+    attempts' reports at steps below its first step (one per step, the latest attempt's)."""
+    get(session, trial_id)
+    rows = session.scalars(
+        select(TrialReport)
+        .where(TrialReport.trial_id == trial_id)
+        .order_by(TrialReport.attempt.desc(), TrialReport.step)
+    ).all()
+    if not rows:
+        return []
+    latest = rows[0].attempt
+    shown = [r for r in rows if r.attempt == latest]
+    first = shown[0].step
+    earlier: dict[int, TrialReport] = {}
+    for r in rows:
+        if r.attempt < latest and r.step < first:
+            earlier.setdefault(r.step, r)  # rows come newest attempt first
+    return sorted([*earlier.values(), *shown], key=lambda r: r.step)
 
 
 def tell(session: Session, trial_id: int, body: TellCreate) -> tuple[Trial, list[Trial]]:

@@ -31,8 +31,7 @@ def test_ask_report_tell_completes_study(client: Client) -> None:
     assert s.status == "completed" and s.counts["completed"] == 3
     best = min(trials, key=lambda t: (t.params["w"] - 5) ** 2)
     assert s.best is not None and s.best.trial_id == best.id
-    with pytest.raises(Conflict):
-        client.ask(sid, 1)
+    assert client.ask(sid, 1) == []  # a finished study hands out nothing: the loop ends
 
 
 def test_reports_are_keyed_by_step(client: Client) -> None:

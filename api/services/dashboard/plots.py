@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 from api.db.models import Study, Trial
 from api.services.dashboard.curves import curves
 from api.services.dashboard.importance import default_pair, importance
-from api.services.dashboard.rows import FULL, IN_FLIGHT, columns, full_rows, rounded
+from api.services.dashboard.rows import FULL, columns, full_rows, rounded
 from api.services.study_config import config_of
 from caviar.dashboard_schemas import BestSoFar, DashboardSnapshot, DashboardUpdates
-from caviar.schemas import FINISHED_STATES
+from caviar.states import FINISHED_STATES, IN_FLIGHT
 
 MAX_WATCH = 2000
 MAX_POINTS = 1500  # plot points of a large study: enough to see, cheap to draw

@@ -12,8 +12,6 @@ from sqlalchemy.orm import Session
 from api.db.models import Trial
 from caviar.dashboard_schemas import TrialColumns
 
-IN_FLIGHT = ("queued", "running")
-
 
 def rounded(x: float | None) -> float | None:
     """Round a float to 6 significant digits (plot data); ints and None pass through."""

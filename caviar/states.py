@@ -1,0 +1,20 @@
+"""The trial states, defined once: every module, the database constraint and the wire schemas
+take them from here.
+
+queued → running → completed | pruned | failed | cancelled. A finished trial never changes again.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+TrialState = Literal["queued", "running", "completed", "pruned", "failed", "cancelled"]
+TRIAL_STATES: tuple[TrialState, ...] = get_args(TrialState)
+FINISHED_STATES: tuple[TrialState, ...] = ("completed", "pruned", "failed", "cancelled")
+IN_FLIGHT: tuple[TrialState, ...] = ("queued", "running")
+TellState = Literal["completed", "pruned", "failed"]
+
+
+def sql_in(column: str, values: tuple[str, ...]) -> str:
+    """``column IN ('a', 'b')``: a CHECK constraint's text for a list of states."""
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
