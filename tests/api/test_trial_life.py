@@ -122,3 +122,132 @@ def test_silent_trial_goes_back_to_the_queue_then_fails(client: Client) -> None:
     failed = client.trials(sid).data[0]
     assert "no heartbeat" in (failed.error or "")
     assert client.study(sid).status == "completed"
+
+
+def queued_function_study(client: Client, **over: object) -> int:
+    """A function study: with no worker listening, its trials stay queued for our claims."""
+    body = {
+        "name": "claims",
+        "objective": {"kind": "function", "name": "quadratic"},
+        "space": SPACE,
+        "max_trials": 2,
+        "parallelism": 2,
+    }
+    body.update(over)
+    return client.create_study(body).id
+
+
+def test_the_same_worker_may_claim_its_attempt_again(api_url: str) -> None:
+    with Client(api_url, worker="host-a:11") as a, Client(api_url, worker="host-b:12") as b:
+        sid = queued_function_study(a)
+        t = a.trials(sid).data[0]
+        first = a.start(t.id, 1)
+        again = a.start(t.id, 1)  # a retry after a lost answer
+        assert first.state == again.state == "running" and again.attempt == 1
+        with pytest.raises(Conflict) as e:
+            b.start(t.id, 1)
+        assert e.value.detail["field"] == "state"
+        with pytest.raises(Conflict) as e:
+            a.start(t.id, 2)
+        assert e.value.detail["field"] == "attempt"
+        anonymous = a.trials(sid).data[1]
+        with Client(api_url) as nobody:
+            nobody.start(anonymous.id, 1)
+            with pytest.raises(Conflict):  # no name, no re-claim
+                nobody.start(anonymous.id, 1)
+
+
+def test_heartbeat_answers_state_and_fences(api_url: str) -> None:
+    with Client(api_url, worker="host-a:11") as a:
+        sid = queued_function_study(a)
+        t = a.trials(sid).data[0]
+        with pytest.raises(Conflict) as e:  # queued: nothing to beat for
+            a.heartbeat(t.id, 1)
+        assert e.value.detail["field"] == "state"
+        a.start(t.id, 1)
+        beat = a.heartbeat(t.id, 1)
+        assert (beat.state, beat.attempt) == ("running", 1)
+        with pytest.raises(Conflict) as e:
+            a.heartbeat(t.id, 2)
+        assert e.value.detail["field"] == "attempt"
+        a.tell(t.id, 1, "completed", 1.0)
+        with pytest.raises(Conflict) as e:
+            a.heartbeat(t.id, 1)
+        assert e.value.detail["field"] == "state"
+    r = httpx.post(f"{api_url}/api/trials/{t.id}/heartbeat", json={"attempt": 1, "worker": ""})
+    assert r.status_code == 422 and "worker" in [d["field"] for d in r.json()["detail"]]
+
+
+def test_start_refuses_a_trial_of_an_external_study(client: Client) -> None:
+    sid = external(client, heartbeat_grace=0.5, max_trials=1)
+    [t] = client.ask(sid, 1)
+    wait_for(lambda: client.trials(sid).data[0].state == "queued", 15, "requeue")
+    with pytest.raises(Conflict) as e:  # queued with attempt 2, yet never a worker's
+        client.start(t.id, 2)
+    assert e.value.detail["field"] == "objective.kind"
+    assert client.trials(sid).data[0].state == "queued"
+
+
+def test_reports_are_keyed_by_attempt_and_the_curve_continues(client: Client) -> None:
+    sid = external(client, heartbeat_grace=1.0, max_attempts=3, max_trials=1)
+    [t] = client.ask(sid, 1)
+    for step, value in enumerate([9.0, 8.0, 7.0]):
+        client.report(t.id, 1, step, value)
+    wait_for(lambda: client.trials(sid).data[0].attempt == 2, 15, "requeue")
+    with pytest.raises(Conflict):  # the fenced attempt writes nothing
+        client.report(t.id, 1, 3, 0.5)
+    [again] = client.ask(sid, 1)
+    assert again.attempt == 2
+    client.report(t.id, 2, 1, 6.0)  # continued from a checkpoint at step 1
+    client.report(t.id, 2, 2, 5.0)
+    curve = [(r.attempt, r.step, r.value) for r in client.reports(t.id).data]
+    assert curve == [(1, 0, 9.0), (2, 1, 6.0), (2, 2, 5.0)]
+
+
+def test_pruner_peers_come_from_each_trials_latest_attempt(client: Client) -> None:
+    """Trial A reported 100 at step 1, was requeued, and its new attempt reported 0. B's 50 is
+    worse than A's only current value; the stale 100 must not make it look like a median."""
+    sid = external(
+        client,
+        heartbeat_grace=1.0,
+        max_attempts=3,
+        max_trials=2,
+        pruner={"name": "median", "warmup_steps": 0, "min_trials": 1},
+    )
+    [a] = client.ask(sid, 1)
+    assert client.report(a.id, 1, 1, 100.0).prune is False
+    wait_for(lambda: client.trials(sid).data[0].attempt == 2, 15, "requeue")
+    [a2] = client.ask(sid, 1)
+    assert (a2.id, a2.attempt) == (a.id, 2)
+    client.report(a.id, 2, 1, 0.0)
+    [b] = client.ask(sid, 1)
+    answer = client.report(b.id, 1, 1, 50.0)
+    assert answer.prune is True and answer.reason is not None
+    assert answer.reason["peers"] == 1 and answer.reason["threshold"] == 0.0
+
+
+def test_pruner_last_step_is_the_trials_effective_epochs(api_url: str) -> None:
+    """Epochs pinned in ``fixed`` (3) beat the objective's default (20): step 3 is the last."""
+    with Client(api_url, worker="host-a:11") as c:
+        sid = c.create_study(
+            {
+                "name": "epochs",
+                "objective": {
+                    "kind": "train",
+                    "dataset": "digits",
+                    "epochs": 20,
+                    "fixed": {"epochs": 3},
+                },
+                "space": {"learning_rate": {"type": "float", "low": 1e-3, "high": 1e-2}},
+                "max_trials": 2,
+                "parallelism": 2,
+                "pruner": {"name": "median", "warmup_steps": 0, "min_trials": 1},
+            }
+        ).id
+        good, bad = c.trials(sid).data
+        for t in (good, bad):
+            c.start(t.id, 1)
+        for step in (1, 2, 3):
+            c.report(good.id, 1, step, 1.0)
+        assert c.report(bad.id, 1, 3, 5.0).prune is False  # the result, not a reason to stop
+        assert c.report(bad.id, 1, 2, 5.0).prune is True  # the pruner is on
