@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -158,32 +159,103 @@ class Process:
         self._out.close()
 
 
-@contextmanager
-def api_server(be: Backend, **env: str) -> Iterator[str]:
-    """A real api (``python -m api``: alembic upgrade head, then uvicorn) on a free port."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    p = Process(
-        [sys.executable, "-m", "api", "--port", str(port), "--log-level", "warning"],
-        be.env(CAVIAR_API_URL=url, **env),
-        be.data_dir / f"api-{port}.log",
-    )
-    try:
-        deadline = time.monotonic() + 60
+class ApiProcess:
+    """A real api (``python -m api``: alembic upgrade head, then uvicorn) on a fixed free port;
+    it can be stopped and started again on the same address."""
+
+    def __init__(self, be: Backend, **env: str) -> None:
+        self.be, self.env = be, env
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: Process | None = None
+
+    def start(self, timeout: float = 60) -> None:
+        p = self.process = Process(
+            [sys.executable, "-m", "api", "--port", str(self.port), "--log-level", "warning"],
+            self.be.env(CAVIAR_API_URL=self.url, **self.env),
+            self.be.data_dir / f"api-{self.port}-{uuid.uuid4().hex[:4]}.log",
+        )
+        deadline = time.monotonic() + timeout
         while True:
             if p.proc.poll() is not None:
                 raise RuntimeError(f"api exited early:\n{p.output()}")
             try:
-                if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                    break
+                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
+                    return
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"api did not start:\n{p.output()}")
             time.sleep(0.1)
-        yield url
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
+
+
+@contextmanager
+def api_server(be: Backend, **env: str) -> Iterator[str]:
+    """A real api on a free port, for the duration of the block. Yields its URL."""
+    api = ApiProcess(be, **env)
+    try:
+        api.start()
+        yield api.url
     finally:
-        p.stop()
+        api.stop()
+
+
+class RedisServer:
+    """A Redis of its own on a free port, without persistence: a restart comes back empty."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: Process | None = None
+
+    def start(self) -> None:
+        import redis
+
+        if shutil.which("redis-server") is None:
+            unavailable("redis-server", "not installed")
+        self.process = Process(
+            [
+                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--dir", str(self.directory)),
+            ],
+            dict(os.environ),
+            self.directory / f"redis-{self.port}-{uuid.uuid4().hex[:4]}.log",
+        )
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
+        wait_for(lambda: _pings(client), 15, "redis-server", log=self.process)
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.stop(signal.SIGKILL)
+            self.process = None
+
+
+def _pings(client: object) -> bool:
+    import redis
+
+    try:
+        return bool(client.ping())  # type: ignore[attr-defined]
+    except redis.RedisError:
+        return False
+
+
+@contextmanager
+def fleet_backend(tmp: Path) -> Iterator[tuple[Backend, RedisServer]]:
+    """The fleet configuration: PostgreSQL and a Redis of its own (never the shared one)."""
+    server = RedisServer(tmp)
+    server.start()
+    try:
+        with postgres_database() as url:
+            queue = f"caviar.fleet.{uuid.uuid4().hex[:8]}"
+            yield Backend("fleet", url, server.url, tmp, queue), server
+    finally:
+        server.kill()
 
 
 @contextmanager

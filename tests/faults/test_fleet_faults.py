@@ -1,0 +1,210 @@
+"""Faults on the fleet configuration (PostgreSQL, a Redis of its own, real workers):
+
+- a long epoch is kept alive by heartbeats; a frozen worker is requeued and, thawed, fenced off
+  inside its epoch;
+- a requeued external trial is never sent to a worker;
+- workers killed with SIGKILL mid-epoch, again and again: every trial completes, none is lost,
+  and no attempt is ever claimed twice;
+- Redis restarted empty mid-study: the lost messages are resent in seconds;
+- the api restarted mid-study: the workers retry their calls, no attempt is burned.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+
+from caviar.client import Client
+from tests.services import (
+    ApiProcess,
+    Backend,
+    Process,
+    RedisServer,
+    api_server,
+    wait_for,
+    worker_process,
+)
+
+SLOW_EPOCH = {"hidden_units": 512, "layers": 4, "batch_size": 2}  # seconds per epoch
+QUICK_EPOCH = {"hidden_units": 32, "batch_size": 32}  # a fraction of a second
+
+
+def train_study(name: str, fixed: dict[str, Any], **over: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": name,
+        "objective": {"kind": "train", "dataset": "digits", "fixed": fixed},
+        "space": {"learning_rate": {"type": "float", "low": 1e-3, "high": 1e-2, "scale": "log"}},
+        "seed": 7,
+    }
+    body.update(over)
+    return body
+
+
+def events(db: sa.Engine, study_id: int) -> list[tuple[int, int, str, str]]:
+    with db.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT trial_id, attempt, kind, reason FROM trial_events "
+                "WHERE study_id = :s ORDER BY id"
+            ),
+            {"s": study_id},
+        )
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def test_heartbeats_keep_a_long_epoch_alive_and_fence_a_frozen_worker(
+    fleet_be: Backend, api: ApiProcess
+) -> None:
+    """Epochs of seconds with a grace of 1 s: alive while it trains; frozen past the grace, it
+    is requeued; thawed, its heartbeat is refused and it stops inside the epoch, never
+    reporting, and attempt 2 completes the trial."""
+    with Client(api.url) as c, worker_process(fleet_be, api.url, concurrency=1) as w:
+        body = train_study("frozen", {**SLOW_EPOCH, "epochs": 1}, heartbeat_grace=1.0)
+        sid = c.create_study({**body, "max_trials": 1, "parallelism": 1}).id
+        wait_for(lambda: c.trials(sid).data[0].state == "running", 60, "the claim", log=w)
+        time.sleep(3)  # three graces inside the first epoch
+        assert c.trials(sid).data[0].attempt == 1, w.output()[-3000:]
+        os.killpg(w.proc.pid, signal.SIGSTOP)
+        try:
+            wait_for(lambda: c.trials(sid).data[0].attempt == 2, 30, "the requeue")
+        finally:
+            os.killpg(w.proc.pid, signal.SIGCONT)
+        wait_for(lambda: c.study(sid).status == "completed", 120, "attempt 2", log=w)
+        assert "fenced off; stopped" in w.output()
+        [t] = c.trials(sid).data
+        assert (t.state, t.attempt) == ("completed", 2)
+        assert [(r.attempt, r.step) for r in c.reports(t.id).data] == [(2, 1)]
+
+
+def test_a_requeued_external_trial_is_never_sent_to_a_worker(fleet_be: Backend) -> None:
+    """Resends every 0.5 s and a worker ready to take anything: the external trial waits."""
+    with (
+        api_server(fleet_be, CAVIAR_RECONCILE_INTERVAL="0.3", CAVIAR_REDISPATCH_AFTER="0.5") as url,
+        worker_process(fleet_be, url, concurrency=1) as w,
+        Client(url) as c,
+    ):
+        sid = c.create_study(
+            {
+                "name": "ext",
+                "objective": {"kind": "external"},
+                "space": {"x": {"type": "float", "low": 0, "high": 1}},
+                "max_trials": 1,
+                "heartbeat_grace": 0.5,
+            }
+        ).id
+        [t] = c.ask(sid, 1)
+        wait_for(lambda: c.trials(sid).data[0].attempt == 2, 15, "the requeue")
+        time.sleep(3)  # several resend passes
+        assert c.trials(sid).data[0].state == "queued", w.output()[-2000:]
+        [again] = c.ask(sid, 1)
+        assert (again.id, again.attempt) == (t.id, 2)
+
+
+class Fleet:
+    """Single-process workers, each replaceable by a fresh one; all stopped at the end."""
+
+    def __init__(self, be: Backend, url: str, stack: ExitStack) -> None:
+        self.be, self.url, self.stack = be, url, stack
+        self.workers: list[Process] = []
+
+    def add(self) -> Process:
+        worker = self.stack.enter_context(worker_process(self.be, self.url, concurrency=1))
+        self.workers.append(worker)
+        return worker
+
+    def training(self) -> Process | None:
+        """A worker whose latest api call reported an epoch: busy training a trial."""
+        for w in self.workers:
+            calls = [line for line in w.output().splitlines() if "HTTP Request" in line]
+            if calls and "/reports" in calls[-1] and w.proc.poll() is None:
+                return w
+        return None
+
+    def replace(self, worker: Process) -> None:
+        worker.stop(signal.SIGKILL)
+        self.workers.remove(worker)
+        self.add()
+
+
+@contextmanager
+def fleet_of(be: Backend, url: str, count: int) -> Iterator[Fleet]:
+    with ExitStack() as stack:
+        fleet = Fleet(be, url, stack)
+        for _ in range(count):
+            fleet.add()
+        yield fleet
+
+
+def test_workers_killed_mid_epoch_lose_nothing(
+    fleet_be: Backend, api: ApiProcess, db: sa.Engine
+) -> None:
+    kills = 4
+    with Client(api.url) as c, fleet_of(fleet_be, api.url, 2) as fleet:
+        body = train_study("kills", {**QUICK_EPOCH, "epochs": 40}, heartbeat_grace=2.0)
+        sid = c.create_study({**body, "max_trials": 6, "parallelism": 2, "max_attempts": 10}).id
+        busy: Process | None = None
+        for _ in range(kills):
+            wait_for(lambda: fleet.training() is not None, 90, "a worker mid-epoch", 0.1)
+            busy = fleet.training()
+            assert busy is not None
+            fleet.replace(busy)
+        wait_for(lambda: c.study(sid).status == "completed", 120, "the study", log=busy)
+        trials = c.trials(sid).data
+        assert [t.state for t in trials] == ["completed"] * 6
+        for t in trials:  # the completing attempt trained alone, from its first epoch
+            assert [(r.attempt, r.step) for r in c.reports(t.id).data] == [
+                (t.attempt, s) for s in range(1, 41)
+            ]
+    log = events(db, sid)
+    claims = Counter((trial, attempt) for trial, attempt, kind, _ in log if kind == "claimed")
+    assert max(claims.values()) == 1  # never two workers on one attempt
+    requeues = [e for e in log if e[2] == "requeued"]
+    assert len(requeues) >= 1 and all("no heartbeat" in e[3] for e in requeues)
+    assert sum(t.attempt - 1 for t in trials) == len(requeues)
+
+
+def test_redis_restarted_empty_mid_study(
+    fleet_be: Backend, api: ApiProcess, redis_server: RedisServer, db: sa.Engine
+) -> None:
+    """Messages waiting in Redis are gone after the restart; the api notices the shortfall in
+    the queue and resends them within seconds (its slow path would wait 120 s)."""
+    with Client(api.url) as c, worker_process(fleet_be, api.url, concurrency=1) as w:
+        body = train_study("redis", {**QUICK_EPOCH, "epochs": 6})
+        sid = c.create_study({**body, "max_trials": 8, "parallelism": 4}).id
+        wait_for(lambda: c.study(sid).counts["completed"] >= 1, 60, "a first trial", log=w)
+        redis_server.kill()
+        time.sleep(1)
+        redis_server.start()
+        wait_for(lambda: c.study(sid).status == "completed", 60, "the study", log=w)
+        trials = c.trials(sid).data
+    assert [t.state for t in trials] == ["completed"] * 8
+    resent = [e for e in events(db, sid) if e[2] == "resent"]
+    assert resent and all("broker queue" in e[3] for e in resent)
+
+
+def test_api_restarted_mid_study(fleet_be: Backend, api: ApiProcess, db: sa.Engine) -> None:
+    """A 6-second api restart: workers retry their calls and keep their claims; every trial
+    completes on its first attempt."""
+    with Client(api.url) as c, fleet_of(fleet_be, api.url, 2) as fleet:
+        body = train_study("api", {**QUICK_EPOCH, "epochs": 25})
+        sid = c.create_study({**body, "max_trials": 6, "parallelism": 2}).id
+        wait_for(
+            lambda: c.study(sid).counts["running"] == 2 and c.study(sid).counts["completed"] >= 1,
+            90,
+            "trials in flight",
+            log=fleet.workers[0],
+        )
+        api.stop()
+        time.sleep(6)
+        api.start()
+        wait_for(lambda: c.study(sid).status == "completed", 60, "the study", log=fleet.workers[0])
+        trials = c.trials(sid).data
+        assert [(t.state, t.attempt) for t in trials] == [("completed", 1)] * 6
+    assert not [e for e in events(db, sid) if e[2] in ("requeued", "failed")]
