@@ -69,7 +69,7 @@ def test_heartbeats_keep_a_long_epoch_alive_and_fence_a_frozen_worker(
         body = train_study("frozen", {**SLOW_EPOCH, "epochs": 1}, heartbeat_grace=1.0)
         sid = c.create_study({**body, "max_trials": 1, "parallelism": 1}).id
         wait_for(lambda: c.trials(sid).data[0].state == "running", 60, "the claim", log=w)
-        time.sleep(3)  # three graces inside the first epoch
+        time.sleep(2)  # two graces inside the epoch
         assert c.trials(sid).data[0].attempt == 1, w.output()[-3000:]
         os.killpg(w.proc.pid, signal.SIGSTOP)
         try:
