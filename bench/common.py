@@ -7,6 +7,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.services import Backend, api_server, backend
+from tests.services import (
+    ApiProcess,
+    Backend,
+    Process,
+    api_server,
+    backend,
+    fleet_backend,
+    wait_for,
+    worker_process,
+)
 
-__all__ = ["Backend", "api_server", "backend"]
+__all__ = [
+    "ApiProcess",
+    "Backend",
+    "Process",
+    "api_server",
+    "backend",
+    "fleet_backend",
+    "wait_for",
+    "worker_process",
+]
