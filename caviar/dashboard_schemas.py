@@ -102,9 +102,11 @@ class ObjectiveOptions(BaseModel):
 
 class DashboardOptions(BaseModel):
     """What the new-study form offers: objectives, and the JSON schema of every strategy and
-    pruner option model (so the form follows ``caviar.search_config``)."""
+    pruner option model (so the form follows ``caviar.search_config``); the trial states, in
+    their order, for the trials table's filter."""
 
     objective: ObjectiveOptions
+    trial_states: list[TrialState]
     strategies: dict[str, dict[str, Any]]
     pruners: dict[str, dict[str, Any]]
     defaults: dict[str, Any]

@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from caviar.client import Client
+from caviar.states import TRIAL_STATES
 from tests.web.conftest import Site, screenshot
 from tests.web.seed import SPACE, loss, study_body
 
@@ -190,6 +191,8 @@ def test_trials_table_filters_sorts_and_exports(page: Page, site: Site) -> None:
     open_study(page, site, study_id)
     count = page.get_by_test_id("trials-count")
     expect(count).to_have_text(f"{len(trials)} trials")
+    states = page.get_by_test_id("filter-state").locator("input")
+    expect(states).to_have_count(len(TRIAL_STATES))  # served from caviar/states.py
     page.get_by_test_id("filter-stage-2").check()
     in_stage = [t for t in trials if t["stage"] == 2]
     expect(count).to_have_text(f"{len(in_stage)} trials")

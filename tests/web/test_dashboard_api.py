@@ -14,6 +14,7 @@ import pytest
 
 from api.routes.vendor import PLOTLY_JS
 from caviar.client import Client
+from caviar.states import TRIAL_STATES
 from tests.services import ROOT
 from tests.web.conftest import Site
 from tests.web.seed import SPACE, loss, study_body
@@ -151,6 +152,7 @@ def test_options_follow_the_contract(site: Site) -> None:
     assert "quadratic" in opts["objective"]["functions"]
     assert "digits" in opts["objective"]["datasets"]
     assert opts["objective"]["trainer_params"]["learning_rate"]["kind"] == "float"
+    assert opts["trial_states"] == list(TRIAL_STATES)
 
 
 def test_grid_against_random_distinct_values(site: Site) -> None:

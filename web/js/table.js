@@ -3,7 +3,6 @@ import { get, query } from "./api.js";
 import { h, num, when } from "./dom.js";
 import { pruneText } from "./plots/common.js";
 
-const STATES = ["queued", "running", "completed", "pruned", "failed", "cancelled"];
 const PAGE = 25;
 
 export function trialsTable(studyId, names) {
@@ -15,15 +14,17 @@ export function trialsTable(studyId, names) {
   const pager = h("div", { class: "pager" });
   const stageBox = h("span", { class: "chips", "data-testid": "filter-stage" });
   const csv = h("a", { class: "button", "data-testid": "export-csv", download: "" }, "Export CSV");
-  const stateBox = h(
-    "span",
-    { class: "chips", "data-testid": "filter-state" },
-    STATES.map((s) =>
-      h(
-        "label",
-        { class: "chip" },
-        h("input", { type: "checkbox", value: s, "data-testid": `filter-state-${s}`, onchange: onFilter }),
-        s,
+  const stateBox = h("span", { class: "chips", "data-testid": "filter-state" });
+  // The trial states come from the api (caviar/states.py), in their order.
+  get("/dashboard/options").then((opts) =>
+    stateBox.replaceChildren(
+      ...opts.trial_states.map((s) =>
+        h(
+          "label",
+          { class: "chip" },
+          h("input", { type: "checkbox", value: s, "data-testid": `filter-state-${s}`, onchange: onFilter }),
+          s,
+        ),
       ),
     ),
   );

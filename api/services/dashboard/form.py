@@ -11,6 +11,7 @@ from caviar import search_config as cfg
 from caviar.dashboard_schemas import DashboardOptions, ObjectiveOptions
 from caviar.functions import FunctionName
 from caviar.schemas import StudyCreate
+from caviar.states import TRIAL_STATES
 from caviar.trainer_params import BUILTIN_DATASETS, TRAINER_PARAMS, Metric
 
 
@@ -33,6 +34,7 @@ def options() -> DashboardOptions:
                 for name, (d, kind, a) in TRAINER_PARAMS.items()
             },
         ),
+        trial_states=list(TRIAL_STATES),
         strategies=schemas([cfg.RandomStrategy, cfg.GridStrategy, cfg.CoarseToFineStrategy]),
         pruners=schemas([cfg.NoPruner, cfg.MedianPruner, cfg.AshaPruner]),
         defaults={
