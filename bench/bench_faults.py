@@ -136,15 +136,24 @@ def main() -> None:
         fleet_backend(Path(tmp)) as (be, redis_server),
     ):
         api = ApiProcess(be)
+        t0 = time.monotonic()
         api.start()
+        startup = time.monotonic() - t0
         engine = sa.create_engine(be.database_url)
         try:
-            bench_kills(be, api, engine, args.kills, args.kill_trials)
+            if args.kills:
+                bench_kills(be, api, engine, args.kills, args.kill_trials)
+
+            downtime: list[float] = []
 
             def restart_api() -> None:
+                """Down for about 6 s in all: stopped, then started again (its start-up, the
+                migrations check included, counts in the 6 s)."""
+                t = time.monotonic()
                 api.stop()
-                time.sleep(6)
+                time.sleep(max(0.0, 6.0 - startup - (time.monotonic() - t)))
                 api.start()
+                downtime.append(time.monotonic() - t)
 
             def restart_redis() -> None:
                 redis_server.kill()
@@ -157,8 +166,8 @@ def main() -> None:
             baseline = (base + base2) / 2
             print(f"baseline study: {base:.1f} s and {base2:.1f} s (mean {baseline:.1f} s)")
             print(
-                f"api restarted for 6 s: {with_api:.1f} s, delay {with_api - baseline:.1f} s "
-                f"(goal <= 10 s), attempts burned: {burned_api}"
+                f"api restarted (down {downtime[0]:.1f} s): {with_api:.1f} s, delay "
+                f"{with_api - baseline:.1f} s (goal <= 10 s), attempts burned: {burned_api}"
             )
             print(
                 f"Redis restarted empty: {with_redis:.1f} s, delay {with_redis - baseline:.1f} s "
