@@ -100,7 +100,7 @@ class Backend:
         database (workers talk to the api only)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("CAVIAR_")}
         env.update(
-            CAVIAR_DATA_DIR=str(self.data_dir / "worker-cache"),
+            CAVIAR_DATA_DIR=str(self.data_dir),  # the dataset cache
             CAVIAR_BROKER_URL=self.broker_url,
             CAVIAR_TRIAL_QUEUE=self.queue,
             PYTHONPATH=str(ROOT),
