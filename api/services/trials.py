@@ -7,7 +7,8 @@ attempt gets 409, and its check and write are one conditional statement.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -32,6 +33,8 @@ from caviar.schemas import (
     TrainObjective,
 )
 from caviar.states import FINISHED_STATES
+
+R = TypeVar("R")
 
 
 def get(session: Session, trial_id: int) -> Trial:
@@ -233,25 +236,29 @@ def report(session: Session, trial_id: int, body: ReportCreate) -> ReportAnswer:
     return ReportAnswer(prune=decision.prune, reason=decision.reason)
 
 
-def curve(session: Session, trial_id: int) -> list[TrialReport]:
-    """The learning curve: the latest attempt's reports, continued downwards by the earlier
-    attempts' reports at steps below its first step (one per step, the latest attempt's)."""
-    get(session, trial_id)
-    rows = session.scalars(
-        select(TrialReport)
-        .where(TrialReport.trial_id == trial_id)
-        .order_by(TrialReport.attempt.desc(), TrialReport.step)
-    ).all()
-    if not rows:
+def continued_curve(
+    reports: Sequence[R], attempt: Callable[[R], int], step: Callable[[R], int]
+) -> list[R]:
+    """One trial's learning curve from all its reports: the latest attempt's, continued
+    downwards by the earlier attempts' at steps below its first step (one per step, from the
+    latest attempt that reported it). Sorted by step."""
+    if not reports:
         return []
-    latest = rows[0].attempt
-    shown = [r for r in rows if r.attempt == latest]
-    first = shown[0].step
-    earlier: dict[int, TrialReport] = {}
-    for r in rows:
-        if r.attempt < latest and r.step < first:
-            earlier.setdefault(r.step, r)  # rows come newest attempt first
-    return sorted([*earlier.values(), *shown], key=lambda r: r.step)
+    latest = max(attempt(r) for r in reports)
+    shown = [r for r in reports if attempt(r) == latest]
+    first = min(step(r) for r in shown)
+    earlier: dict[int, R] = {}
+    for r in sorted(reports, key=attempt, reverse=True):
+        if attempt(r) < latest and step(r) < first:
+            earlier.setdefault(step(r), r)
+    return sorted([*earlier.values(), *shown], key=step)
+
+
+def curve(session: Session, trial_id: int) -> list[TrialReport]:
+    """The learning curve served for a trial (see ``continued_curve``)."""
+    get(session, trial_id)
+    rows = session.scalars(select(TrialReport).where(TrialReport.trial_id == trial_id)).all()
+    return continued_curve(rows, lambda r: r.attempt, lambda r: r.step)
 
 
 def tell(session: Session, trial_id: int, body: TellCreate) -> tuple[Trial, list[Trial]]:

@@ -15,7 +15,7 @@ import pytest
 from api.routes.vendor import PLOTLY_JS
 from caviar.client import Client
 from caviar.states import TRIAL_STATES
-from tests.services import ROOT
+from tests.services import ROOT, wait_for
 from tests.web.conftest import Site
 from tests.web.seed import SPACE, loss, study_body
 
@@ -189,3 +189,22 @@ def test_index_preloads_every_module() -> None:
     preloaded = set(re.findall(r'<link rel="modulepreload" href="/([^"]+)">', html))
     modules = {str(p.relative_to(web)) for p in Path(web / "js").rglob("*.js")}
     assert preloaded == modules
+
+
+def test_curves_show_a_requeued_trials_continued_curve(site: Site) -> None:
+    """Attempt 1 reported steps 0-2, attempt 2 continued from step 1: one curve, 0 from the
+    first attempt and 1-2 from the second, as GET /trials/{id}/reports serves it."""
+    with Client(site.url) as c:
+        body = study_body("requeued", {"name": "random"}, 1, heartbeat_grace=1.0)
+        s = c.create_study(body)
+        [t] = c.ask(s.id, 1)
+        for step in range(3):
+            c.report(t.id, 1, step, 10.0 + step)
+        wait_for(lambda: c.trials(s.id).data[0].attempt == 2, 15, "the requeue")
+        c.ask(s.id, 1)
+        c.report(t.id, 2, 1, 5.0)
+        c.report(t.id, 2, 2, 4.0)
+        served = [(r.step, r.value) for r in c.reports(t.id).data]
+    curves = get(site, f"/studies/{s.id}/dashboard")["curves"]
+    assert list(zip(curves["step"], curves["value"], strict=True)) == served
+    assert served == [(0, 10.0), (1, 5.0), (2, 4.0)]

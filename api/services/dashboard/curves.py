@@ -1,4 +1,4 @@
-"""Learning curves: every report of the listed trials, so a client replaces a trial's curve."""
+"""Learning curves of the listed trials, whole, so a client replaces a trial's curve."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from sqlalchemy.orm import Session
 
 from api.db.models import Trial, TrialReport
 from api.services.dashboard.rows import rounded
+from api.services.trials import continued_curve
 from caviar.dashboard_schemas import Curves, CurveTrial
 
 
 def curves(session: Session, study_id: int, numbers: Iterable[int]) -> Curves:
-    """Every report of the given trials that have reports, grouped by trial, by step."""
+    """The learning curves of the given trials that have reports, grouped by trial, by step:
+    each one as ``GET /api/trials/{id}/reports`` serves it (``continued_curve``)."""
     out = Curves()
     wanted = sorted(set(numbers))
     rows: list[Row[Any]] = []
@@ -28,15 +30,24 @@ def curves(session: Session, study_id: int, numbers: Iterable[int]) -> Curves:
                     TrialReport.metrics,
                     Trial.state,
                     Trial.prune_reason,
+                    TrialReport.attempt,
                 )
                 .join(Trial, Trial.id == TrialReport.trial_id)
                 .where(Trial.study_id == study_id, Trial.number.in_(wanted[i : i + 1000]))
                 .order_by(Trial.number, TrialReport.step)
             ).all()
         )
+    by_trial: dict[int, list[Row[Any]]] = {}
+    for r in rows:
+        by_trial.setdefault(r[0], []).append(r)
+    rows = [
+        r
+        for number in sorted(by_trial)
+        for r in continued_curve(by_trial[number], lambda r: r[6], lambda r: r[1])
+    ]
     keys = sorted({k for r in rows for k in r[3]})
     out.metrics = {k: [] for k in keys}
-    for number, step, value, metrics, state, reason in rows:
+    for number, step, value, metrics, state, reason, _ in rows:
         if not out.trials or out.trials[-1].number != number:
             out.trials.append(CurveTrial(number=number, state=state, prune_reason=reason))
         out.trial.append(number)
