@@ -1,0 +1,120 @@
+"""The reconciler against a real database: a heartbeat that lands between the reaper's read
+and its write keeps its attempt; requeues are recorded with their reasons."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from api.db.clock import db_now
+from api.db.migrate import upgrade
+from api.db.models import Trial, TrialEvent
+from api.db.session import Database
+from api.services import studies as study_service
+from api.services.dispatch import Dispatcher
+from api.services.reconciler import reap_silent
+from caviar.schemas import StudyCreate, TrialDispatch
+from tests.services import backend
+
+
+class Sent:
+    """A sender that keeps the messages it is given (the broker is not under test here)."""
+
+    def __init__(self) -> None:
+        self.messages: list[TrialDispatch] = []
+
+    def send(self, message: TrialDispatch) -> None:
+        self.messages.append(message)
+
+
+class HeartbeatAfterRead(Database):
+    """The database, with a worker's heartbeat landing right after every read session: the
+    moment between the reaper's read and its conditional write."""
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        with super().read_session() as s:
+            yield s
+        with self.session() as w:
+            w.execute(update(Trial).values(heartbeat_at=db_now()))
+            w.commit()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with backend(request.param, tmp_path) as be:
+        upgrade(be.database_url)
+        yield be.database_url
+
+
+def silent_trial(db: Database) -> int:
+    """A running trial of a worker-run study whose last heartbeat is an hour old."""
+    config = StudyCreate.model_validate(
+        {
+            "name": "reap",
+            "objective": {"kind": "function", "name": "quadratic"},
+            "space": {"w": {"type": "float", "low": -1, "high": 1}},
+            "max_trials": 1,
+            "parallelism": 1,
+            "heartbeat_grace": 5,
+        }
+    )
+    with db.session() as s:
+        _, [trial] = study_service.create(s, config)
+        s.execute(
+            update(Trial)
+            .where(Trial.id == trial.id)
+            .values(state="running", heartbeat_at=db_now(), worker="w@host:1")
+        )
+        s.commit()
+        trial_id = trial.id
+    with db.session() as s:  # an hour of silence, on the database's clock
+        old = s.scalar(select(Trial.heartbeat_at).where(Trial.id == trial_id))
+        assert old is not None
+        s.execute(
+            update(Trial)
+            .where(Trial.id == trial_id)
+            .values(heartbeat_at=old.replace(year=old.year - 1))
+        )
+        s.commit()
+    return trial_id
+
+
+def test_a_heartbeat_between_read_and_write_keeps_its_attempt(url: str) -> None:
+    db = HeartbeatAfterRead(url)
+    try:
+        trial_id = silent_trial(db)
+        sender = Sent()
+        result = reap_silent(db, Dispatcher(db, sender))
+        assert (result.requeued, result.failed, sender.messages) == (0, 0, [])
+        with db.read_session() as s:
+            trial = s.get_one(Trial, trial_id)
+            assert (trial.state, trial.attempt) == ("running", 1)
+    finally:
+        db.dispose()
+
+
+def test_a_silent_trial_is_requeued_and_the_event_recorded(url: str) -> None:
+    db = Database(url)
+    try:
+        trial_id = silent_trial(db)
+        sender = Sent()
+        result = reap_silent(db, Dispatcher(db, sender))
+        assert result.requeued == 1
+        assert [(m.trial_id, m.attempt) for m in sender.messages] == [(trial_id, 2)]
+        with db.read_session() as s:
+            [event] = s.scalars(select(TrialEvent)).all()
+            assert (event.trial_id, event.attempt, event.kind, event.worker) == (
+                trial_id,
+                1,
+                "requeued",
+                "w@host:1",
+            )
+            assert "no heartbeat for 5 s" in event.reason
+    finally:
+        db.dispose()
