@@ -178,7 +178,9 @@ def test_redis_restarted_empty_mid_study(
     with Client(api.url) as c, worker_process(fleet_be, api.url, concurrency=1) as w:
         body = train_study("redis", {**QUICK_EPOCH, "epochs": 6})
         sid = c.create_study({**body, "max_trials": 8, "parallelism": 4}).id
-        wait_for(lambda: c.study(sid).counts["completed"] >= 1, 60, "a first trial", log=w)
+        wait_for(lambda: c.study(sid).counts["completed"] >= 2, 60, "two trials", log=w)
+        assert c.study(sid).counts["queued"] >= 2  # waiting their turn, never resent:
+        assert not [e for e in events(db, sid) if e[2] == "resent"]
         redis_server.kill()
         time.sleep(1)
         redis_server.start()
