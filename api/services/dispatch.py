@@ -22,11 +22,11 @@ TASK_NAME = "caviar.run_trial"
 
 
 class Sender(Protocol):
-    def send(self, message: TrialDispatch) -> None: ...
+    """Publishes trial messages. A sender may also offer ``queue_depth() -> int | None``
+    (messages waiting in the trial queue, None when the broker cannot say): the reconciler
+    uses it to find lost messages quickly."""
 
-    def queue_depth(self) -> int | None:
-        """Messages waiting in the trial queue, or None when the broker cannot say."""
-        ...
+    def send(self, message: TrialDispatch) -> None: ...
 
 
 class CelerySender:
@@ -124,5 +124,6 @@ class Dispatcher:
             s.commit()
 
     def queue_depth(self) -> int | None:
+        """The broker's count of waiting trial messages, when the sender can measure it."""
         measure = getattr(self.sender, "queue_depth", None)
         return measure() if measure is not None else None
