@@ -32,7 +32,7 @@ from tests.services import (
     worker_process,
 )
 
-SLOW_EPOCH = {"hidden_units": 512, "layers": 4, "batch_size": 2}  # seconds per epoch
+SLOW_EPOCH = {"hidden_units": 512, "layers": 4, "batch_size": 2}  # 3-5 s per epoch
 QUICK_EPOCH = {"hidden_units": 32, "batch_size": 32}  # a fraction of a second
 
 
@@ -66,21 +66,25 @@ def test_heartbeats_keep_a_long_epoch_alive_and_fence_a_frozen_worker(
     is requeued; thawed, its heartbeat is refused and it stops inside the epoch, never
     reporting, and attempt 2 completes the trial."""
     with Client(api.url) as c, worker_process(fleet_be, api.url, concurrency=1) as w:
-        body = train_study("frozen", {**SLOW_EPOCH, "epochs": 1}, heartbeat_grace=1.0)
+        body = train_study("frozen", {**SLOW_EPOCH, "epochs": 2}, heartbeat_grace=1.0)
         sid = c.create_study({**body, "max_trials": 1, "parallelism": 1}).id
         wait_for(lambda: c.trials(sid).data[0].state == "running", 60, "the claim", log=w)
-        time.sleep(2)  # two graces inside the epoch
+        time.sleep(2)  # two graces inside the first epoch
         assert c.trials(sid).data[0].attempt == 1, w.output()[-3000:]
         os.killpg(w.proc.pid, signal.SIGSTOP)
         try:
-            wait_for(lambda: c.trials(sid).data[0].attempt == 2, 30, "the requeue")
+            wait_for(
+                lambda: c.trials(sid).data[0].attempt == 2,
+                30,
+                f"the requeue of {c.trials(sid).data[0]}",
+            )
         finally:
             os.killpg(w.proc.pid, signal.SIGCONT)
         wait_for(lambda: c.study(sid).status == "completed", 120, "attempt 2", log=w)
         assert "fenced off; stopped" in w.output()
         [t] = c.trials(sid).data
         assert (t.state, t.attempt) == ("completed", 2)
-        assert [(r.attempt, r.step) for r in c.reports(t.id).data] == [(2, 1)]
+        assert [(r.attempt, r.step) for r in c.reports(t.id).data] == [(2, 1), (2, 2)]
 
 
 def test_a_requeued_external_trial_is_never_sent_to_a_worker(fleet_be: Backend) -> None:
