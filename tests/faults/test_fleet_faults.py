@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from caviar.client import Client
@@ -31,6 +32,8 @@ from tests.services import (
     wait_for,
     worker_process,
 )
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 SLOW_EPOCH = {"hidden_units": 512, "layers": 4, "batch_size": 2}  # 3-5 s per epoch
 QUICK_EPOCH = {"hidden_units": 32, "batch_size": 32}  # a fraction of a second
