@@ -6,9 +6,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 
 import uvicorn
 
+from api.auth.loopback import is_loopback
+from api.auth.token_store import has_active_token
 from api.db.migrate import upgrade
 from api.main import create_app
 from caviar.settings import Settings
@@ -36,7 +39,24 @@ def main(argv: list[str] | None = None) -> None:
         upgrade(settings.resolved_database_url)
     if args.migrate_only:
         return
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    if not is_loopback(args.host) and not has_active_token(settings.resolved_database_url):
+        print(
+            f"refusing to listen on {args.host}: it is not a loopback address and no api token "
+            "exists. Create one first (`caviar token create --role admin`), or listen on "
+            "127.0.0.1.",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+    proxies = settings.trusted_proxies.strip()
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        # X-Forwarded-For / -Proto are believed only from the configured proxies.
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
+    )
 
 
 if __name__ == "__main__":

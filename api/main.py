@@ -12,8 +12,13 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api import errors_http
+from api.auth.middleware import AccessMiddleware
+from api.auth.openapi import document_auth
 from api.db.session import Database
-from api.routes import dashboard, datasets, retests, studies, trials, vendor
+from api.observability.metrics import ApiMetrics
+from api.observability.timing import TimingMiddleware
+from api.route_templates import RouteTemplates
+from api.routes import dashboard, datasets, health, metrics, retests, studies, trials, vendor
 from api.services.dispatch import CelerySender, Dispatcher, Sender
 from api.services.reconciler import Reconciler
 from api.services.retest_scheduler import RetestScheduler
@@ -66,17 +71,20 @@ def create_app(
     errors_http.install(app)
     # Large answers (trial lists, plot data) shrink about 5x; small ones (ask, tell) skip it.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
+    # Every route passes the Host check and the role table (api.auth.rules) before it runs.
+    templates = RouteTemplates(app)
+    app.add_middleware(AccessMiddleware, templates=templates, settings=settings)
+    app.state.metrics = ApiMetrics(app.state)
+    app.add_middleware(TimingMiddleware, metrics=app.state.metrics, templates=templates)
+    document_auth(app)
     rest = APIRouter(prefix="/api")
-
-    @rest.get("/health", tags=["health"])
-    def health() -> dict[str, str]:
-        return {"status": "ok", "database": app.state.db.dialect}
-
+    rest.include_router(health.router)
     rest.include_router(studies.router)
     rest.include_router(retests.router)
     rest.include_router(trials.router)
     rest.include_router(datasets.router)
     app.include_router(rest)
+    app.include_router(metrics.router)
     app.include_router(vendor.router)
     app.include_router(vendor.docs_router(app.title, app.openapi_url or "/openapi.json"))
     app.include_router(dashboard.router)

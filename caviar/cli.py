@@ -27,6 +27,7 @@ from caviar import cli_retest
 from caviar.cli_common import api_url
 from caviar.cli_dataset import dataset
 from caviar.cli_study import study
+from caviar.cli_token import token
 from caviar.processes import spawn, stop, wait_file, wait_healthy
 from caviar.settings import Settings
 
@@ -134,6 +135,7 @@ def worker(url: str | None, concurrency: int) -> None:
 
 main.add_command(study)
 main.add_command(dataset)
+main.add_command(token)
 cli_retest.register(study)
 
 

@@ -4,6 +4,8 @@ console that draws tables and progress bars, and error handling.
 - ``@api_option`` adds ``--api URL`` to a group or a command. Given at any level (``caviar
   study --api URL create f.yaml`` or ``caviar study create f.yaml --api URL``) it wins over
   ``CAVIAR_API_URL``, which wins over the default ``http://127.0.0.1:8000``.
+- ``@api_option`` adds ``--token T`` beside it, at the same levels; without it the client
+  sends ``CAVIAR_TOKEN`` (when set).
 - ``@pass_client`` (implies ``@api_option``) hands the command a ``Client`` for that URL,
   closed when the command ends.
 - ``call(fn, *args)`` turns the api's errors into one readable line and a refused connection
@@ -27,6 +29,7 @@ from caviar.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 _URL_KEY = "caviar.api_url"
+_TOKEN_KEY = "caviar.token"
 console = Console(highlight=False, soft_wrap=False)
 err_console = Console(stderr=True, highlight=False)
 
@@ -36,8 +39,22 @@ def _remember(ctx: click.Context, _param: click.Parameter, value: str | None) ->
         ctx.meta[_URL_KEY] = value.rstrip("/")
 
 
+def _remember_token(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.meta[_TOKEN_KEY] = value
+
+
 def api_option(fn: F) -> F:
-    """``--api URL`` on this group or command (see the module's docstring for precedence)."""
+    """``--api URL`` and ``--token T`` on this group or command (see the module's docstring)."""
+    fn = click.option(
+        "--token",
+        default=None,
+        metavar="T",
+        expose_value=False,
+        is_eager=True,
+        callback=_remember_token,
+        help="an api token [default: CAVIAR_TOKEN]",
+    )(fn)
     return click.option(
         "--api",
         "api_url",
@@ -61,7 +78,7 @@ def pass_client(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         ctx = click.get_current_context()
-        client = Client(api_url(ctx))
+        client = Client(api_url(ctx), token=ctx.meta.get(_TOKEN_KEY))
         ctx.call_on_close(client.close)
         return fn(client, *args, **kwargs)
 

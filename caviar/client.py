@@ -21,6 +21,7 @@ from caviar.schemas import (
     TrialPublic,
     TrialsPublic,
 )
+from caviar.settings import Settings
 
 
 class CaviarError(Exception):
@@ -46,6 +47,7 @@ def _describe(detail: Any) -> str:
 class Client:
     """A thin typed wrapper over httpx. Use as a context manager, or call ``close()``.
 
+    ``token`` is sent as ``Authorization: Bearer``; None means ``CAVIAR_TOKEN`` (if set).
     ``worker`` names who does the work; it is sent with start, heartbeat, report and tell.
     """
 
@@ -53,12 +55,15 @@ class Client:
         self,
         base_url: str,
         *,
+        token: str | None = None,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         worker: str | None = None,
     ) -> None:
+        token = Settings().token if token is None else token
+        headers = {"authorization": f"Bearer {token}"} if token else {}
         self.http = httpx.Client(
-            base_url=base_url.rstrip("/"), timeout=timeout, transport=transport
+            base_url=base_url.rstrip("/"), timeout=timeout, transport=transport, headers=headers
         )
         self.worker = worker
 

@@ -35,6 +35,14 @@ class Settings(BaseSettings):
     retest_interval: float = 1.0
     # Largest accepted dataset upload, in bytes.
     max_upload_bytes: int = 20 * 1024 * 1024
+    # The bearer token that the CLI, the Client and the workers send (``Authorization``).
+    token: str = ""
+    # Comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto are believed
+    # (uvicorn's forwarded_allow_ips); empty: none, the peer's address is the client's.
+    trusted_proxies: str = ""
+    # Comma-separated extra Host names accepted on a loopback api (besides 127.0.0.1,
+    # localhost and [::1]), e.g. the name a local reverse proxy passes on.
+    allowed_hosts: str = ""
 
     @cached_property
     def resolved_database_url(self) -> str:

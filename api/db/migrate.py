@@ -1,13 +1,22 @@
-"""Pre-start: wait for the database, then ``alembic upgrade head``."""
+"""Pre-start: wait for the database, then ``alembic upgrade head`` under a lock.
+
+Api replicas that start at once take turns: a PostgreSQL advisory lock (a file lock next to
+the database for SQLite) is held around the upgrade, so one replica migrates and the others
+find the database already at head.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,8 +46,42 @@ def wait_for_database(url: str, timeout: float = 60.0) -> None:
         engine.dispose()
 
 
+# The advisory lock's key: any constant that no other application on the server uses.
+MIGRATION_LOCK_KEY = 0x43617669  # "Cavi"
+
+
+@contextlib.contextmanager
+def migration_lock(url: str) -> Iterator[None]:
+    """Hold an exclusive, server- (or file-) wide lock on migrating this database."""
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        with open(path.with_name(path.name + ".migrate.lock"), "w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+        return
+    if not url.startswith("postgresql"):
+        yield
+        return
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
+                conn.commit()
+    finally:
+        engine.dispose()
+
+
 def upgrade(url: str) -> None:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     wait_for_database(url)
-    command.upgrade(alembic_config(url), "head")
+    with migration_lock(url):
+        command.upgrade(alembic_config(url), "head")

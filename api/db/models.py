@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.expression import false
 
 from api.db.base import Base, TimestampMixin, UTCDateTime
+from caviar.roles import ROLES
 from caviar.states import TRIAL_STATES, sql_in
 
 
@@ -209,3 +210,17 @@ class SchedulerLease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
     renewed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ApiToken(TimestampMixin, Base):
+    """A bearer token of the api, stored as the SHA-256 of the token (never the token itself)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (CheckConstraint(sql_in("role", ROLES), name="role"),)

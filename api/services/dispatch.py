@@ -36,6 +36,7 @@ class CelerySender:
         self.app = Celery("caviar-api", set_as_current=False)
         self.app.conf.update(
             broker_connection_retry_on_startup=True,
+            task_send_sent_event=True,  # Flower shows a trial from the moment it is sent
             **celery_broker_conf(broker_url, visibility_timeout),
         )
         self.queue = queue

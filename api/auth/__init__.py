@@ -1,0 +1,1 @@
+"""Who may call the api: bearer tokens with roles, the role table, the loopback rules."""

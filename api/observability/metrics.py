@@ -1,0 +1,63 @@
+"""Prometheus metrics of one api process.
+
+Counted here: request latencies by route template, method and status. Collected from the
+database and the broker when Prometheus scrapes: trials by state and the queue depth, so every
+replica reports the same fleet-wide numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from api.db.models import TRIAL_STATES, Trial
+from api.observability.queue_depth import queue_depth
+
+log = logging.getLogger("caviar.metrics")
+
+
+class FleetCollector(Collector):
+    """Reads the database and the broker of ``state`` (the app's state) at scrape time."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+
+    def collect(self) -> Iterator[Metric]:
+        db = getattr(self.state, "db", None)
+        if db is None:  # not started yet
+            return
+        trials = GaugeMetricFamily("caviar_trials", "Trials by state", labels=["state"])
+        with db.read_session() as s:
+            counts = dict(s.execute(select(Trial.state, func.count()).group_by(Trial.state)).all())
+        for state in TRIAL_STATES:
+            trials.add_metric([state], counts.get(state, 0))
+        yield trials
+        dispatcher = getattr(self.state, "dispatcher", None)
+        sender = getattr(dispatcher, "sender", None)
+        depth = queue_depth(sender)
+        if depth is not None:
+            queue = GaugeMetricFamily(
+                "caviar_queue_depth", "Trial messages waiting in the broker", labels=["queue"]
+            )
+            queue.add_metric([sender.queue], depth)  # type: ignore[union-attr]
+            yield queue
+
+
+class ApiMetrics:
+    """The registry that ``/metrics`` serves, with the request histogram."""
+
+    def __init__(self, state: Any) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Histogram(
+            "caviar_http_request_duration_seconds",
+            "Time to answer a request, by route template, method and status",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.registry.register(FleetCollector(state))

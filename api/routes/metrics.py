@@ -1,0 +1,16 @@
+"""``/metrics``: Prometheus's text format (readable with a viewer token, or open on loopback
+while no token exists)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+router = APIRouter(tags=["observability"])
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(request: Request) -> Response:
+    """Trials by state, queue depth, request latencies (see the README's Observability)."""
+    body = generate_latest(request.app.state.metrics.registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
