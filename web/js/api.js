@@ -1,4 +1,6 @@
 // REST calls. Errors carry the status and the api's `detail` (for 422: [{field, msg}]).
+// A 401 asks for a token (see token.js) and tries again with it.
+import { askForToken, authHeaders, forgetToken } from "./token.js";
 
 export class ApiError extends Error {
   constructor(status, detail) {
@@ -9,7 +11,7 @@ export class ApiError extends Error {
 }
 
 async function call(method, path, body) {
-  const init = { method, headers: {} };
+  const init = { method, headers: authHeaders() };
   if (body !== undefined) {
     init.headers["content-type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -17,6 +19,13 @@ async function call(method, path, body) {
   const r = await fetch(`/api${path}`, init);
   const json = r.status !== 204 && r.headers.get("content-type")?.includes("json");
   const data = json ? await r.json() : null;
+  if (r.status === 401) {
+    if (authHeaders().authorization === init.headers.authorization) {
+      forgetToken(); // refused: ask for another (unless a newer one was saved meanwhile)
+      await askForToken(data?.detail ?? "a token is required");
+    }
+    return call(method, path, body);
+  }
   if (!r.ok) throw new ApiError(r.status, data?.detail ?? r.statusText);
   return data;
 }

@@ -2,6 +2,7 @@
 import { get, query } from "./api.js";
 import { h, num, when } from "./dom.js";
 import { pruneText } from "./plots/common.js";
+import { guardDownload } from "./token.js";
 
 const PAGE = 25;
 
@@ -14,6 +15,7 @@ export function trialsTable(studyId, names) {
   const pager = h("div", { class: "pager" });
   const stageBox = h("span", { class: "chips", "data-testid": "filter-stage" });
   const csv = h("a", { class: "button", "data-testid": "export-csv", download: "" }, "Export CSV");
+  guardDownload(csv);
   const stateBox = h("span", { class: "chips", "data-testid": "filter-state" });
   // The trial states come from the api (caviar/states.py), in their order.
   get("/dashboard/options").then((opts) =>

@@ -3,6 +3,7 @@
 // appear as they finish even on a completed study.
 import { ApiError, get, post } from "../api.js";
 import { h, num, when } from "../dom.js";
+import { authHeaders } from "../token.js";
 
 const POLL_MS = 1000;
 const VERDICT_COLOUR = { fresh: "#2f9e44", stale: "#e03131" };
@@ -27,7 +28,7 @@ export function nextRetestCell(study) {
 }
 
 async function send(method, path, body) {
-  const r = await fetch(`/api${path}`, { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const r = await fetch(`/api${path}`, { method, headers: { "content-type": "application/json", ...authHeaders() }, body: JSON.stringify(body) });
   const data = await r.json();
   if (!r.ok) throw new ApiError(r.status, data.detail);
   return data;
