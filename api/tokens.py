@@ -3,17 +3,21 @@
 It works on the database directly (``CAVIAR_DATABASE_URL``, or the SQLite file in
 ``CAVIAR_DATA_DIR``), migrating it first, so the first admin token can be made before the api
 ever runs. ``caviar token ...`` runs this module. Output is one JSON document on stdout.
+
+``add --from-env VAR`` stores the token held in the environment variable VAR (a deployment's
+secret, e.g. in docker compose), once: running it again changes nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import asdict
 from typing import Any
 
-from api.auth.token_store import TokenInfo, create_token, list_tokens, revoke_token
+from api.auth.token_store import TokenInfo, add_token, create_token, list_tokens, revoke_token
 from api.db.migrate import upgrade
 from api.db.session import Database
 from caviar.roles import ROLES
@@ -33,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     create = sub.add_parser("create", help="create a token and print it (shown only once)")
     create.add_argument("--role", choices=ROLES, required=True)
     create.add_argument("--name", default="")
+    add = sub.add_parser("add", help="store a token given in an environment variable, once")
+    add.add_argument("--role", choices=ROLES, required=True)
+    add.add_argument("--name", default="")
+    add.add_argument("--from-env", required=True, metavar="VAR")
     sub.add_parser("list", help="list tokens (never the tokens themselves)")
     revoke = sub.add_parser("revoke", help="revoke a token by id")
     revoke.add_argument("id", type=int)
@@ -48,6 +56,15 @@ def main(argv: list[str] | None = None) -> int:
                 info, token = create_token(s, args.role, args.name[:100] or args.role)
                 s.commit()
                 print(json.dumps({**_public(info), "token": token}))
+            elif args.command == "add":
+                given = os.environ.get(args.from_env, "")
+                try:
+                    added = add_token(s, args.role, args.name[:100] or args.role, given)
+                except ValueError as exc:
+                    print(f"{args.from_env}: {exc}", file=sys.stderr)
+                    return 1
+                s.commit()
+                print(json.dumps(_public(added) if added else {"added": False}))
             elif args.command == "list":
                 print(json.dumps([_public(t) for t in list_tokens(s)]))
             else:

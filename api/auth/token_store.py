@@ -53,6 +53,26 @@ def create_token(session: Session, role: Role, name: str) -> tuple[TokenInfo, st
     return _info(row), token
 
 
+MIN_TOKEN_LENGTH = 32
+
+
+def add_token(session: Session, role: Role, name: str, token: str) -> TokenInfo | None:
+    """Store a token chosen elsewhere (e.g. a deployment's secret), unless already stored.
+
+    Returns the new row, or None if that token exists. It must be at least 32 characters long:
+    the hash is only as safe as the token is hard to guess.
+    """
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise ValueError(f"a token must be at least {MIN_TOKEN_LENGTH} characters long")
+    if session.scalar(select(ApiToken.id).where(ApiToken.token_hash == hash_token(token))):
+        return None
+    row = ApiToken(name=name, role=role, token_hash=hash_token(token))
+    session.add(row)
+    session.flush()
+    session.refresh(row)
+    return _info(row)
+
+
 def list_tokens(session: Session) -> list[TokenInfo]:
     return [_info(t) for t in session.scalars(select(ApiToken).order_by(ApiToken.id))]
 

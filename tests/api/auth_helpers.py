@@ -13,10 +13,10 @@ from caviar.roles import Role
 from tests.services import ROOT, Backend
 
 
-def tokens_cli(be: Backend, *args: str) -> subprocess.CompletedProcess[str]:
+def tokens_cli(be: Backend, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "api.tokens", *args],
-        env=be.env(),
+        env=be.env(**env),
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -7,6 +7,7 @@ a viewer reads; an admin does everything.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -155,3 +156,22 @@ def test_a_loopback_api_answers_only_to_its_own_host(
 
 def _bearer(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
+
+
+def test_a_deployment_adds_its_own_token_once(tmp_path: Path) -> None:
+    """``python -m api.tokens add --from-env VAR``: idempotent, and short tokens are refused."""
+    with backend("sqlite", tmp_path) as be:
+        secret = "s3cret-" + "x" * 40
+        env = {"CAVIAR_WORKER_SECRET": secret, "SHORT": "abc"}
+        first = tokens_cli(
+            be, "add", "--role", "worker", "--from-env", "CAVIAR_WORKER_SECRET", **env
+        )
+        assert first.returncode == 0 and '"role": "worker"' in first.stdout, first.stderr
+        again = tokens_cli(
+            be, "add", "--role", "worker", "--from-env", "CAVIAR_WORKER_SECRET", **env
+        )
+        assert again.returncode == 0 and '"added": false' in again.stdout
+        short = tokens_cli(be, "add", "--role", "admin", "--from-env", "SHORT", **env)
+        assert short.returncode == 1 and "at least 32 characters" in short.stderr
+        listed = json.loads(tokens_cli(be, "list").stdout)
+        assert [t["role"] for t in listed] == ["worker"]
