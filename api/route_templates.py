@@ -6,10 +6,12 @@ on raw paths. Routes left out of the schema (the dashboard's files, /docs) have 
 
 from __future__ import annotations
 
+import logging
 import re
 
 from fastapi import FastAPI
 
+log = logging.getLogger("caviar.api")
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
 
 
@@ -30,9 +32,14 @@ class RouteTemplates:
 
     def find(self, method: str, path: str) -> str | None:
         """The template of the route that answers ``method path``; the template of any method
-        when none takes ``method`` (a 405); None when no documented route matches."""
+        when none takes ``method`` (a 405); None when no documented route matches (or the
+        schema cannot be built: then callers fall back to the raw path)."""
         if self._table is None:
-            self._table = self._build()
+            try:
+                self._table = self._build()
+            except Exception:
+                log.exception("the OpenAPI schema cannot be built; routes go by raw paths")
+                self._table = []
         fallback = None
         for pattern, template, methods in self._table:
             if pattern.match(path):

@@ -2,7 +2,8 @@
 
 Rules are tried in order and the first match wins; the last rules are the method-based default,
 so a route added later is covered without an entry: a read (GET, HEAD, OPTIONS) needs
-``viewer`` or ``admin``, anything else needs ``admin``. ``None`` means public.
+``viewer`` or ``admin``, anything else needs ``admin``. ``None`` means public. The patterns
+match a template (``/api/trials/{trial_id}/start``) and a concrete path alike.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ RULES: tuple[Rule, ...] = (
     # What a worker does with a trial it runs: claim, report, tell, heartbeat, checkpoint.
     _rule(
         ANY - READ_METHODS,
-        r"^/api/trials/\{trial_id\}/(start|reports|tell|heartbeats?|checkpoints?)$",
+        r"^/api/trials/[^/]+/(start|reports|tell|heartbeats?|checkpoints?)$",
         ("admin", "worker"),
         "a worker's call on its trial",
     ),
