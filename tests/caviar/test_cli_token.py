@@ -48,5 +48,3 @@ def test_tokens_are_made_listed_and_revoked_and_the_cli_sends_them(tmp_path: Pat
             assert by_env.exit_code == 0 and "'cli'" in by_env.stdout, by_env.output
         revoked = run(["token", "revoke", "1"], env)
         assert revoked.exit_code == 0 and "revoked token 1" in revoked.stdout
-        again = run(["token", "revoke", "1"], env)
-        assert again.exit_code == 1 and "no active token with id 1" in again.output
