@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.table import Table
 
+from caviar.cli_common import console
 from caviar.roles import ROLES
 
 
@@ -61,10 +63,14 @@ def token_create(role: str, name: str, data_dir: Path | None) -> None:
 @token.command("list")
 @data_dir_option
 def token_list(data_dir: Path | None) -> None:
-    """List tokens: id, role, name, created, revoked."""
+    """List tokens: id, role, name, created, revoked (never the tokens themselves)."""
+    table = Table(
+        "id", "role", "name", "created", "state", title="Api tokens", title_justify="left"
+    )
     for t in _run(["list"], data_dir):
-        revoked = f"revoked {t['revoked_at']}" if t["revoked_at"] else "active"
-        click.echo(f"{t['id']}\t{t['role']}\t{t['name']}\tcreated {t['created_at']}\t{revoked}")
+        state = f"revoked {t['revoked_at']}" if t["revoked_at"] else "active"
+        table.add_row(str(t["id"]), t["role"], t["name"], t["created_at"], state)
+    console.print(table)
 
 
 @token.command("revoke")

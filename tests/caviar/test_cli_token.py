@@ -26,7 +26,7 @@ def test_tokens_are_made_listed_and_revoked_and_the_cli_sends_them(tmp_path: Pat
         assert re.fullmatch(r"cvr_[A-Za-z0-9_-]{43}", token)
         listed = run(["token", "list"], env)
         assert listed.exit_code == 0, listed.output
-        assert re.match(r"1\tadmin\tops\tcreated .*\tactive", listed.stdout)
+        assert re.search(r"│ 1 +│ admin +│ ops +│ 20\S+ +│ active", listed.stdout), listed.stdout
         assert token not in listed.stdout  # never shown again
         study = tmp_path / "s.yaml"
         study.write_text(
@@ -45,6 +45,6 @@ def test_tokens_are_made_listed_and_revoked_and_the_cli_sends_them(tmp_path: Pat
             ok = run(["study", "--api", url, "--token", token, "create", str(study)], env)
             assert ok.exit_code == 0 and "created study 1" in ok.stdout, ok.output
             by_env = run(["study", "--api", url, "list"], {**env, "CAVIAR_TOKEN": token})
-            assert by_env.exit_code == 0 and "'cli'" in by_env.stdout, by_env.output
+            assert by_env.exit_code == 0 and "│ cli " in by_env.stdout, by_env.output
         revoked = run(["token", "revoke", "1"], env)
         assert revoked.exit_code == 0 and "revoked token 1" in revoked.stdout
