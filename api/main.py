@@ -18,7 +18,7 @@ from api.db.session import Database
 from api.observability.metrics import ApiMetrics
 from api.observability.timing import TimingMiddleware
 from api.route_templates import RouteTemplates
-from api.routes import dashboard, datasets, health, metrics, retests, studies, trials, vendor
+from api.routes import dashboard, datasets, fleet, health, metrics, retests, studies, trials, vendor
 from api.services.dispatch import CelerySender, Dispatcher, Sender
 from api.services.reconciler import Reconciler
 from api.services.retest_scheduler import RetestScheduler
@@ -83,6 +83,7 @@ def create_app(
     rest.include_router(retests.router)
     rest.include_router(trials.router)
     rest.include_router(datasets.router)
+    rest.include_router(fleet.router)
     app.include_router(rest)
     app.include_router(metrics.router)
     app.include_router(vendor.router)

@@ -1,8 +1,9 @@
 """Prometheus metrics of one api process.
 
 Counted here: request latencies by route template, method and status. Collected from the
-database and the broker when Prometheus scrapes: trials by state and the queue depth, so every
-replica reports the same fleet-wide numbers.
+database and the broker when Prometheus scrapes: trials by state, trial events by kind
+(requeues, resends), when each worker was last heard, and the queue depth, so every replica
+reports the same fleet-wide numbers.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from api.db.models import TRIAL_STATES, Trial
-from api.observability.queue_depth import queue_depth
+from api.db.models import Trial
+from api.services import fleet
+from api.services.events import EVENT_KINDS
+from caviar.states import TRIAL_STATES
 
 log = logging.getLogger("caviar.metrics")
 
@@ -38,14 +41,33 @@ class FleetCollector(Collector):
         for state in TRIAL_STATES:
             trials.add_metric([state], counts.get(state, 0))
         yield trials
+        with db.read_session() as s:
+            events = fleet.event_counts(s)
+            workers = fleet.workers(s)
+        counters = CounterMetricFamily(
+            "caviar_trial_events",
+            "Trial events by kind: requeued, resent (a lost message sent again), failed, claimed",
+            labels=["kind"],
+        )
+        for kind in EVENT_KINDS:
+            counters.add_metric([kind], events.get(kind, 0))
+        yield counters
+        heard = GaugeMetricFamily(
+            "caviar_worker_last_heard_timestamp_seconds",
+            "When each worker process was last heard of (heartbeat, report or tell), Unix time",
+            labels=["worker", "host"],
+        )
+        for w in workers:
+            if w.last_heard is not None:
+                heard.add_metric([w.worker, w.host or ""], w.last_heard.timestamp())
+        yield heard
         dispatcher = getattr(self.state, "dispatcher", None)
-        sender = getattr(dispatcher, "sender", None)
-        depth = queue_depth(sender)
+        depth = dispatcher.queue_depth() if dispatcher is not None else None
         if depth is not None:
             queue = GaugeMetricFamily(
                 "caviar_queue_depth", "Trial messages waiting in the broker", labels=["queue"]
             )
-            queue.add_metric([sender.queue], depth)  # type: ignore[union-attr]
+            queue.add_metric([getattr(dispatcher.sender, "queue", "")], depth)
             yield queue
 
 

@@ -1,12 +1,14 @@
-// The dashboard's router: #/ studies, #/new the form, #/studies/ID a study, #/trials/ID a trial.
+// The dashboard's router: #/ studies, #/new the form, #/studies/ID a study, #/trials/ID a trial, #/fleet the workers.
 import * as studies from "./pages/studies.js";
 import * as study from "./pages/study.js";
 import * as form from "./pages/form.js";
+import * as fleet from "./pages/fleet.js";
 import * as trial from "./pages/trial.js";
 
 const routes = [
   [/^#?\/?$/, studies],
   [/^#\/new$/, form],
+  [/^#\/fleet$/, fleet],
   [/^#\/studies\/(\d+)$/, study],
   [/^#\/trials\/(\d+)$/, trial],
 ];

@@ -1,0 +1,22 @@
+"""``/api/fleet``: the workers, the queue depth and recent requeues, for the fleet page."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from api.deps import ReadSessionDep
+from api.services import fleet as fleet_service
+from caviar.fleet_schemas import FleetPublic
+
+router = APIRouter(prefix="/fleet", tags=["fleet"])
+
+
+@router.get("", response_model=FleetPublic)
+def fleet(request: Request, session: ReadSessionDep) -> FleetPublic:
+    dispatcher = request.app.state.dispatcher
+    return FleetPublic(
+        workers=fleet_service.workers(session),
+        queue=getattr(dispatcher.sender, "queue", None),
+        queue_depth=dispatcher.queue_depth(),
+        requeues=fleet_service.recent_requeues(session),
+    )
