@@ -8,6 +8,7 @@ trials and any new region. Values in ``Observation`` are oriented so that lower 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +17,10 @@ from api.search.transforms import Param
 
 @dataclass(frozen=True)
 class Observation:
-    """A finished (completed) trial, as a strategy sees it."""
+    """A finished trial (completed, or pruned with a value), as a strategy sees it.
+
+    ``value`` is the trial's final value; for a pruned trial, the one at its last reported
+    ``step``. ``step`` is the last step the trial reported (None when it reported none)."""
 
     number: int
     params: dict[str, Any]
@@ -24,6 +28,8 @@ class Observation:
     value: float  # lower is better
     region_id: int | None
     stage: int
+    pruned: bool = False
+    step: int | None = None
 
 
 @dataclass
@@ -54,7 +60,8 @@ class PendingTrial:
 
 @dataclass(frozen=True)
 class SearchState:
-    """What a strategy sees. ``pending`` is optional: when the service fills it with the unit
+    """What a strategy sees. ``observations`` are the finished trials that have a value.
+    ``pending`` is optional: when the service fills it with the unit
     values of the queued and running trials, model-based strategies steer new suggestions away
     from them (without it, only ``in_flight`` is known)."""
 
@@ -64,6 +71,9 @@ class SearchState:
     in_flight: int
     regions: list[RegionView]  # stored regions, oldest first; regions[0] is the whole space
     pending: list[PendingTrial] = field(default_factory=list)
+    #: The finished trials' values at one step, by trial number (lower is better); None when
+    #: the service keeps no curves. Strategies that rank pruned trials use it.
+    values_at: Callable[[int], Mapping[int, float]] | None = None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,11 @@ Contract (see ``BaseStrategy``). The current region is the newest stored one.
   from the nearest ancestor that contains it (its parent). ``details["backed_up"]`` says so.
 - **Stages** count regions: a drafted region's stage is the newest stage + 1, so stages grow with
   time; the nesting is ``parent_id`` (a parent always has a lower stage).
+- **Pruned trials count.** A finished trial counts toward its region's ``stage_trials`` whether it
+  completed or was pruned; all are ranked at one step that at least ``rank_trials`` of them
+  reached (see ``api.search.fidelity``). The regions, the model and the backing up all use these
+  values, and ``details["rank_step"]`` of a drafted region names the step (absent without
+  pruned trials).
 - **Inside a region**, points come from ``sampler``: ``gp`` (model-based, the default), ``sobol``
   or ``random``.
 
@@ -33,6 +38,7 @@ import numpy as np
 
 from api.search.base import BaseStrategy, RegionView, SearchState, Suggestion
 from api.search.encoding import SpaceEncoding
+from api.search.fidelity import at_rank_step
 from api.search.region_samplers import (
     BaseRegionSampler,
     GPRegionSampler,
@@ -63,6 +69,7 @@ class CoarseToFineSampler(BaseStrategy):
         min_width: float = 0.02,
         explore_fraction: float = 0.3,
         sampler: str | BaseRegionSampler = "gp",
+        rank_trials: int = 6,
     ) -> None:
         self.stage_trials = stage_trials
         self.top_fraction = top_fraction
@@ -70,6 +77,7 @@ class CoarseToFineSampler(BaseStrategy):
         self.min_width = min_width
         self.explore_fraction = explore_fraction
         self.sampler = make_region_sampler(sampler) if isinstance(sampler, str) else sampler
+        self.rank_trials = rank_trials
 
     def suggest(self, state: SearchState, numbers: list[int]) -> list[Suggestion]:
         if not numbers:
@@ -77,9 +85,12 @@ class CoarseToFineSampler(BaseStrategy):
         assert state.regions, "a study always has its stage-0 region"
         enc = SpaceEncoding.of(state.space)
         whole, current = state.regions[0], state.regions[-1]
-        obs = sorted(
-            (o for o in state.observations if math.isfinite(o.value)), key=attrgetter("number")
+        obs, step = at_rank_step(
+            [o for o in state.observations if math.isfinite(o.value)],
+            self.rank_trials,
+            state.values_at,
         )
+        obs.sort(key=attrgetter("number"))
         u, c = enc.encode([o.unit for o in obs])
         y = np.array([o.value for o in obs], dtype=float)
         if current.id is not None:
@@ -110,6 +121,8 @@ class CoarseToFineSampler(BaseStrategy):
             current.details["opened_at_trial"] = numbers[0]
             current.details["stage_trials"] = self.stage_trials
             current.details["sampler"] = self.sampler.name
+            if step is not None:
+                current.details["rank_step"] = step
             if escaped:
                 current.details["backed_up"] = {
                     "from_region": state.regions[-1].id,

@@ -6,11 +6,13 @@ so trial numbers are unique and the in-flight count is exact under concurrent re
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from api.db.clock import db_now
-from api.db.models import Region, Study, Trial
+from api.db.models import Region, Study, Trial, TrialReport
 from api.errors import NotFound
 from api.search.base import Observation, PendingTrial, SearchState
 from api.search.registry import make_strategy
@@ -20,6 +22,8 @@ from api.services import warm_start
 from api.services.study_config import config_of
 from caviar.schemas import StudyCreate
 from caviar.states import IN_FLIGHT
+
+SCORED = ("completed", "pruned")  # finished states whose value strategies learn from
 
 
 def lock(session: Session, study_id: int) -> Study:
@@ -50,11 +54,33 @@ def search_trials(study: Study) -> int:
 
 
 def observations(session: Session, study: Study, config: StudyCreate) -> list[Observation]:
+    """The study's finished trials that have a value (completed, or pruned with one), each with
+    the last step it reported."""
     space = config.space
     sign = -1.0 if study.direction == "maximize" else 1.0
+    last = (  # the last step of the attempt that finished the trial
+        select(TrialReport.trial_id, func.max(TrialReport.step).label("step"))
+        .join(Trial, Trial.id == TrialReport.trial_id)
+        .where(TrialReport.study_id == study.id, TrialReport.attempt == Trial.attempt)
+        .group_by(TrialReport.trial_id)
+        .subquery()
+    )
     rows = session.execute(
-        select(Trial.number, Trial.params, Trial.value, Trial.region_id, Trial.stage)
-        .where(Trial.study_id == study.id, Trial.state == "completed")
+        select(
+            Trial.number,
+            Trial.params,
+            Trial.value,
+            Trial.region_id,
+            Trial.stage,
+            Trial.state,
+            last.c.step,
+        )
+        .outerjoin(last, last.c.trial_id == Trial.id)
+        .where(
+            Trial.study_id == study.id,
+            Trial.state.in_(SCORED),
+            Trial.value.is_not(None),
+        )
         .order_by(Trial.number)
     )
     return [
@@ -65,9 +91,31 @@ def observations(session: Session, study: Study, config: StudyCreate) -> list[Ob
             value=sign * value,
             region_id=region_id,
             stage=stage,
+            pruned=state == "pruned",
+            step=step,
         )
-        for n, params, value, region_id, stage in rows
+        for n, params, value, region_id, stage, state, step in rows
     ] + warm_start.observations(session, config)
+
+
+def values_at(session: Session, study: Study) -> Callable[[int], dict[int, float]]:
+    """The finished trials' reported values at one step, by number, lower is better."""
+    sign = -1.0 if study.direction == "maximize" else 1.0
+
+    def at(step: int) -> dict[int, float]:
+        rows = session.execute(
+            select(Trial.number, TrialReport.value)
+            .join(Trial, Trial.id == TrialReport.trial_id)
+            .where(
+                TrialReport.study_id == study.id,
+                TrialReport.step == step,
+                TrialReport.attempt == Trial.attempt,
+                Trial.state.in_(SCORED),
+            )
+        )
+        return {n: sign * v for n, v in rows}
+
+    return at
 
 
 def pending(session: Session, study: Study, config: StudyCreate) -> list[PendingTrial]:
@@ -105,6 +153,7 @@ def create_trials(
         in_flight=in_flight(session, study.id) if history else 0,
         regions=region_service.load_views(session, study.id),
         pending=pending(session, study, config) if history else [],
+        values_at=values_at(session, study) if history else None,
     )
     suggestions = strategy.suggest(search, numbers)
     for s in suggestions:
