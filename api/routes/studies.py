@@ -88,8 +88,14 @@ def list_trials(
 
 
 @router.post("/{study_id}/ask", response_model=TrialsPublic)
-def ask(study_id: int, body: AskRequest, session: SessionDep) -> TrialsPublic:
-    trials = trial_service.ask(session, study_id, body.count)
+def ask(
+    study_id: int, body: AskRequest, session: SessionDep, reader: ReadSessionDep
+) -> TrialsPublic:
+    # The suggestions are computed first, without the study's write lock; the write only
+    # checks that they still hold, allocates the numbers and stores the trials.
+    ahead = trial_service.plan_ask(reader, study_id, body.count)
+    reader.rollback()
+    trials = trial_service.ask(session, study_id, body.count, ahead)
     answer = TrialsPublic(data=[trial_public(t) for t in trials], count=len(trials))
     session.commit()
     return answer

@@ -10,9 +10,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.search.transforms import Param
+
+if TYPE_CHECKING:
+    from api.search.table import ObservationTable
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,9 @@ class SearchState:
     #: The finished trials' values at one step, by trial number (lower is better); None when
     #: the service keeps no curves. Strategies that rank pruned trials use it.
     values_at: Callable[[int], Mapping[int, float]] | None = None
+    #: ``observations`` as columns, when the service keeps them between calls (it may then
+    #: leave ``observations`` empty); strategies build it themselves otherwise.
+    table: ObservationTable | None = None
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,7 @@ up, ``backed_up``.
 
 from __future__ import annotations
 
-import math
-from operator import attrgetter
+import dataclasses
 
 import numpy as np
 
@@ -47,6 +46,7 @@ from api.search.region_samplers import (
     SobolRegionSampler,
 )
 from api.search.regions import derive_region
+from api.search.table import ObservationTable
 
 
 def make_region_sampler(name: str) -> BaseRegionSampler:
@@ -85,18 +85,20 @@ class CoarseToFineSampler(BaseStrategy):
         assert state.regions, "a study always has its stage-0 region"
         enc = SpaceEncoding.of(state.space)
         whole, current = state.regions[0], state.regions[-1]
-        obs, step = at_rank_step(
-            [o for o in state.observations if math.isfinite(o.value)],
-            self.rank_trials,
-            state.values_at,
+        table = (
+            state.table if state.table is not None else ObservationTable.of(enc, state.observations)
         )
-        obs.sort(key=attrgetter("number"))
-        u, c = enc.encode([o.unit for o in obs])
-        y = np.array([o.value for o in obs], dtype=float)
+        finite = np.isfinite(table.value)
+        if not finite.all():
+            table = table.where(finite)
+        y, step = at_rank_step(
+            table.number, table.value, table.pruned, table.step, self.rank_trials, state.values_at
+        )
+        u, c = table.u, table.c
         if current.id is not None:
-            own = [o.region_id for o in obs].count(current.id)
+            own = int(np.count_nonzero(table.region == current.id))
         else:  # a region drafted but not stored yet (tests): count by stage
-            own = [o.stage for o in obs].count(current.stage)
+            own = int(np.count_nonzero(table.stage == current.stage))
         best = int(np.argmin(y)) if len(y) else -1
         parent, mask = current, enc.inside(enc.box(current), u, c)
         escaped = best >= 0 and not mask[best]
@@ -108,7 +110,9 @@ class CoarseToFineSampler(BaseStrategy):
                 if mask[best]:
                     break
         if own >= self.stage_trials or escaped:
-            pool = [o for o, keep in zip(obs, mask, strict=True) if keep]
+            pool = [
+                dataclasses.replace(table.rows[i], value=float(y[i])) for i in np.flatnonzero(mask)
+            ]
             current = derive_region(
                 parent,
                 state.space,
@@ -127,8 +131,8 @@ class CoarseToFineSampler(BaseStrategy):
                 current.details["backed_up"] = {
                     "from_region": state.regions[-1].id,
                     "to_region": parent.id,
-                    "best_trial": obs[best].number,
-                    "best_value": obs[best].value,
+                    "best_trial": int(table.number[best]),
+                    "best_value": float(y[best]),
                 }
         explore = (
             [n for n in numbers if self._explores(state.seed, n)] if current is not whole else []

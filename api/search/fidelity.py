@@ -20,50 +20,52 @@ in Hyperband-style methods that compare configurations at the same budget.
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 
-from api.search.base import Observation
+import numpy as np
 
 ValuesAt = Callable[[int], Mapping[int, float]]
 
 
-def rank_step(observations: Sequence[Observation], min_trials: int) -> int | None:
-    """The step at which finished trials are compared (rule 2), None without pruned trials."""
-    if not any(o.pruned for o in observations):
+def rank_step(pruned: np.ndarray, step: np.ndarray, min_trials: int) -> int | None:
+    """The step at which finished trials are compared (rule 2), None without pruned trials.
+
+    ``pruned`` and ``step`` are per trial (``step`` −1 when it reported none)."""
+    if not pruned.any():
         return None
-    pruned_steps = [o.step or 0 for o in observations if o.pruned]
-    full = max([o.step for o in observations if o.step is not None], default=0)
-    completed = sum(1 for o in observations if not o.pruned)
-    candidates = sorted(set(pruned_steps) | ({full} if completed else set()), reverse=True)
+    stopped = np.maximum(step[pruned], 0)
+    completed = int((~pruned).sum())
+    full = int(step[~pruned].max(initial=0)) if completed else None
+    candidates = np.unique(np.r_[stopped, [] if full is None else [full]]).astype(int)[::-1]
     for s in candidates:
-        reached = completed + sum(1 for p in pruned_steps if p >= s)
-        if reached >= min_trials:
-            return s
-    return candidates[-1]
+        if completed + int((stopped >= s).sum()) >= min_trials:
+            return int(s)
+    return int(candidates[-1])
 
 
 def at_rank_step(
-    observations: Sequence[Observation], min_trials: int, values_at: ValuesAt | None
-) -> tuple[list[Observation], int | None]:
-    """The observations with values scored at the rank step (rules 1 and 3), and that step."""
-    step = rank_step(observations, min_trials)
-    if step is None:
-        return list(observations), None
-    curve = values_at(step) if values_at is not None else {}
-
-    def reached(o: Observation) -> bool:
-        return not o.pruned or (o.step or 0) >= step
-
-    scored: dict[int, float] = {}
-    for o in observations:
-        if reached(o):
-            v = curve.get(o.number, o.value)
-            scored[o.number] = v if math.isfinite(v) else o.value
-    worst = max(scored.values(), default=-math.inf)
-    out = []
-    for o in observations:
-        value = scored[o.number] if o.number in scored else max(o.value, worst)
-        out.append(dataclasses.replace(o, value=value))
-    return out, step
+    number: np.ndarray,
+    value: np.ndarray,
+    pruned: np.ndarray,
+    step: np.ndarray,
+    min_trials: int,
+    values_at: ValuesAt | None,
+) -> tuple[np.ndarray, int | None]:
+    """Each trial's score (rules 1 and 3), and the rank step. ``number`` is sorted."""
+    s = rank_step(pruned, step, min_trials)
+    if s is None:
+        return value, None
+    curve = values_at(s) if values_at is not None else {}
+    reached = ~pruned | (step >= s)
+    scored = value.copy()
+    if curve and len(number):
+        keys = np.fromiter(curve.keys(), dtype=np.int64, count=len(curve))
+        vals = np.fromiter(curve.values(), dtype=float, count=len(curve))
+        at = np.minimum(np.searchsorted(number, keys), len(number) - 1)
+        ok = (number[at] == keys) & np.isfinite(vals)
+        at, vals = at[ok], vals[ok]
+        use = reached[at]
+        scored[at[use]] = vals[use]
+    worst = scored[reached].max(initial=-np.inf)
+    scored[~reached] = np.maximum(value[~reached], worst)
+    return scored, s

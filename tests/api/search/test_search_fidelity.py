@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
+import numpy as np
 import pytest
 
 from api.search.base import Observation, RegionView, SearchState, whole_space
@@ -15,45 +16,53 @@ from api.search.transforms import to_unit
 from tests.api.search.test_search_strategies import SPACE, loss
 
 
-def ob(number: int, value: float, step: int | None, pruned: bool) -> Observation:
-    return Observation(number, {}, {}, value, 0, 0, pruned=pruned, step=step)
+def cols(*trials: tuple[float, int | None, bool]) -> tuple[np.ndarray, ...]:
+    """(number, value, pruned, step) columns of trials given as (value, step, pruned)."""
+    return (
+        np.arange(len(trials)),
+        np.array([t[0] for t in trials], dtype=float),
+        np.array([t[2] for t in trials], dtype=bool),
+        np.array([-1 if t[1] is None else t[1] for t in trials]),
+    )
 
 
 def test_without_pruned_trials_values_are_kept() -> None:
-    obs = [ob(0, 3.0, 9, False), ob(1, 1.0, 9, False)]
-    assert rank_step(obs, 2) is None
-    scored, step = at_rank_step(obs, 2, lambda s: {0: 99.0})
-    assert step is None and [o.value for o in scored] == [3.0, 1.0]
+    number, value, pruned, step = cols((3.0, 9, False), (1.0, 9, False))
+    assert rank_step(pruned, step, 2) is None
+    scored, at = at_rank_step(number, value, pruned, step, 2, lambda s: {0: 99.0})
+    assert at is None and list(scored) == [3.0, 1.0]
 
 
 def test_rank_step_is_the_largest_step_enough_trials_reached() -> None:
     # ASHA-like: four stopped at step 1, two at step 3, one completed at step 9.
-    obs = [ob(i, 5.0, 1, True) for i in range(4)]
-    obs += [ob(4, 4.0, 3, True), ob(5, 4.5, 3, True), ob(6, 2.0, 9, False)]
-    assert rank_step(obs, 1) == 9
-    assert rank_step(obs, 3) == 3
-    assert rank_step(obs, 4) == 1
-    assert rank_step(obs, 50) == 1  # nobody enough: the smallest step
+    _, _, pruned, step = cols(
+        *[(5.0, 1, True)] * 4, (4.0, 3, True), (4.5, 3, True), (2.0, 9, False)
+    )
+    assert rank_step(pruned, step, 1) == 9
+    assert rank_step(pruned, step, 3) == 3
+    assert rank_step(pruned, step, 4) == 1
+    assert rank_step(pruned, step, 50) == 1  # nobody enough: the smallest step
 
 
 def test_trials_are_scored_at_the_rank_step_and_early_stops_rank_below() -> None:
-    obs = [ob(0, 9.0, 1, True), ob(1, 2.5, 1, True)]  # pruned at 1 (2.5: a lucky first epoch)
-    obs += [ob(2, 4.0, 3, True), ob(3, 1.0, 9, False)]
+    # Pruned at 1 (2.5: a lucky first epoch), pruned at 3, completed at 9.
+    number, value, pruned, step = cols(
+        (9.0, 1, True), (2.5, 1, True), (4.0, 3, True), (1.0, 9, False)
+    )
     curve = {2: 4.0, 3: 3.5}  # values at step 3 of the trials that reached it
-    scored, step = at_rank_step(obs, 2, lambda s: curve if s == 3 else {})
-    assert step == 3
-    value = {o.number: o.value for o in scored}
-    assert value[3] == 3.5  # the completed trial is judged at step 3, not by its final value
-    assert value[2] == 4.0
-    assert value[0] == 9.0  # own value, already worse
-    assert value[1] == 4.0  # never better than the worst trial that reached step 3
-    assert sorted(value, key=lambda n: (value[n], n))[:2] == [3, 1]
+    scored, at = at_rank_step(number, value, pruned, step, 2, lambda s: curve if s == 3 else {})
+    assert at == 3
+    assert scored[3] == 3.5  # the completed trial is judged at step 3, not by its final value
+    assert scored[2] == 4.0
+    assert scored[0] == 9.0  # own value, already worse
+    assert scored[1] == 4.0  # never better than the worst trial that reached step 3
+    assert sorted(range(4), key=lambda n: (scored[n], n))[:2] == [3, 1]
 
 
 def test_a_trial_without_a_stored_curve_keeps_its_final_value() -> None:
-    obs = [ob(0, 2.0, None, False), ob(1, 3.0, 2, True), ob(2, 4.0, 2, True)]
-    scored, step = at_rank_step(obs, 3, None)
-    assert step == 2 and [o.value for o in scored] == [2.0, 3.0, 4.0]
+    number, value, pruned, step = cols((2.0, None, False), (3.0, 2, True), (4.0, 2, True))
+    scored, at = at_rank_step(number, value, pruned, step, 3, None)
+    assert at == 2 and list(scored) == [2.0, 3.0, 4.0]
 
 
 EPOCHS = 9
