@@ -132,6 +132,11 @@ class GPRegionSampler(BaseRegionSampler):
     values (the posterior mean: "kriging believer"), so a batch spreads out instead of piling on
     one point. The candidates are a Sobol set over the region plus points around the region's
     best trials, refined locally around the leaders.
+
+    Fantasies are capped: at most ``max_fantasies`` running trials (the most recent) are
+    fantasised, and at most ``max_fantasies`` suggestions of one batch come from the model; the
+    rest of a larger batch are Sobol points of the region. A call's cost thus stays bounded
+    whatever the study's ``parallelism``.
     """
 
     name = "gp"
@@ -143,12 +148,14 @@ class GPRegionSampler(BaseRegionSampler):
         max_points: int = 128,
         n_candidates: int = 1024,
         value_warp: str = "none",
+        max_fantasies: int = 16,
     ) -> None:
         self.n_startup = n_startup
         self.fit_points = fit_points
         self.max_points = max_points
         self.n_candidates = n_candidates
         self.value_warp = value_warp
+        self.max_fantasies = max_fantasies
 
     def sample(
         self,
@@ -176,8 +183,9 @@ class GPRegionSampler(BaseRegionSampler):
         gp = GaussianProcess.build(u, c, y, hp.lengthscales, hp.signal, hp.noise)
         best = float(y.min())
         post = FantasyPosterior(gp)
-        if len(history.pu):
-            post.add(history.pu, history.pc)
+        running = min(len(history.pu), self.max_fantasies)
+        if running:
+            post.add(history.pu[-running:], history.pc[-running:])
         rng = np.random.default_rng([seed, numbers[0], len(history.y), 5])
         inside = enc.inside(box, u, c)
         order = np.argsort(y[inside], kind="stable")
@@ -195,7 +203,7 @@ class GPRegionSampler(BaseRegionSampler):
                 parts_c.append(lc)
         cands = post.prepare(np.vstack(parts_u), np.vstack(parts_c))
         out_u, out_c = [], []
-        for _ in numbers:
+        for _ in numbers[: self.max_fantasies]:
             score = log_expected_improvement(cands.mean, post.std(cands), best)
             points = cands
             for scale in (0.05, 0.01):  # local refinement around the leaders
@@ -209,6 +217,11 @@ class GPRegionSampler(BaseRegionSampler):
             out_u.append(points.u[i])
             out_c.append(points.c[i])
             post.add(points.u[i : i + 1], points.c[i : i + 1])
+        rest = numbers[len(out_u) :]
+        if rest:
+            su, sc = sobol_points(enc, box, rest, seed, start)
+            out_u.extend(su)
+            out_c.extend(sc)
         return np.vstack(out_u), np.vstack(out_c)
 
 
