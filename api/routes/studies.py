@@ -12,6 +12,7 @@ from api.services import retest_schedule, study_edits
 from api.services import studies as study_service
 from api.services import trials as trial_service
 from api.services.publish import trial_public
+from api.services.recommendation import recommendation
 from api.services.scheduling import lock
 from caviar.retest_schemas import StudyUpdate
 from caviar.schemas import (
@@ -48,7 +49,10 @@ def list_studies(
 
 @router.get("/{study_id}", response_model=StudyPublic)
 def get_study(study_id: int, session: ReadSessionDep) -> StudyPublic:
-    return study_service.public(session, study_service.get(session, study_id))
+    study = study_service.get(session, study_id)
+    answer = study_service.public(session, study)
+    answer.recommended = recommendation(session, study)
+    return answer
 
 
 @router.patch("/{study_id}", response_model=StudyPublic)

@@ -89,6 +89,15 @@ class Suggestion:
     region: RegionView
 
 
+@dataclass(frozen=True)
+class Recommendation:
+    """The configuration a strategy recommends: a finished trial, and the value its model
+    expects there (lower is better)."""
+
+    number: int
+    mean: float
+
+
 class BaseStrategy(ABC):
     """Suggests the params of new trials."""
 

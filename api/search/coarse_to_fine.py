@@ -35,7 +35,7 @@ import dataclasses
 
 import numpy as np
 
-from api.search.base import BaseStrategy, RegionView, SearchState, Suggestion
+from api.search.base import BaseStrategy, Recommendation, RegionView, SearchState, Suggestion
 from api.search.encoding import SpaceEncoding
 from api.search.fidelity import at_rank_step
 from api.search.region_samplers import (
@@ -156,6 +156,25 @@ class CoarseToFineSampler(BaseStrategy):
             ru, rc, region = chosen[n]
             out.append(Suggestion(number=n, params=enc.params(ru, rc), region=region))
         return out
+
+    def recommend(self, state: SearchState) -> Recommendation | None:
+        """The completed trial the strategy recommends: with the ``gp`` sampler, the one whose
+        posterior mean is best (the model knows the objective's noise, so a lucky draw does not
+        win); otherwise the best value observed. None before any completed trial."""
+        enc = SpaceEncoding.of(state.space)
+        table = state.table
+        if table is None:
+            table = ObservationTable.of(enc, state.observations)
+        table = table.where(np.isfinite(table.value) & ~table.pruned)
+        if not len(table):
+            return None
+        sampler = self.sampler
+        if not isinstance(sampler, GPRegionSampler) or len(table) < max(sampler.n_startup, 2):
+            i = int(np.argmin(table.value))
+            return Recommendation(int(table.number[i]), float(table.value[i]))
+        none = np.zeros((0, table.u.shape[1])), np.zeros((0, table.c.shape[1]), dtype=int)
+        row, mean = sampler.fit(History(table.u, table.c, table.value, *none)).recommended()
+        return Recommendation(int(table.number[row]), mean)
 
     def _explores(self, seed: int, number: int) -> bool:
         return bool(np.random.default_rng([seed, number, 3]).random() < self.explore_fraction)

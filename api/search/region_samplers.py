@@ -157,6 +157,30 @@ class GPRegionSampler(BaseRegionSampler):
         self.value_warp = value_warp
         self.max_fantasies = max_fantasies
 
+    def fit(self, history: History) -> Model:
+        """The GP of ``history`` (at least two points), as ``sample`` uses it."""
+        # Hyperparameters come from the first m finished trials (by number), m = n until
+        # 2·fit_points, then m grows in steps of n/16: with many trials they are refitted rarely
+        # (and memoised), and depend only on the observations, never on the call history.
+        n = len(history.y)
+        m = n if n <= 2 * self.fit_points else n - n % (n // 16)
+        fit = _subset_index(history.y[:m], self.fit_points)
+        fy = history.y[:m][fit]
+        hp = cached_hyperparameters(
+            history.u[:m][fit], history.c[:m][fit], warp(fy, self.value_warp)
+        )
+        idx = _subset_index(history.y, self.max_points)
+        y = history.y[idx]
+        gp = GaussianProcess.build(
+            history.u[idx],
+            history.c[idx],
+            warp(y, self.value_warp),
+            hp.lengthscales,
+            hp.signal,
+            hp.noise,
+        )
+        return Model(gp, idx, y, self.value_warp == "none")
+
     def sample(
         self,
         enc: SpaceEncoding,
@@ -168,20 +192,11 @@ class GPRegionSampler(BaseRegionSampler):
     ) -> tuple[np.ndarray, np.ndarray]:
         if len(history.y) < self.n_startup:
             return sobol_points(enc, box, numbers, seed, 0)
-        # Hyperparameters come from the first m finished trials (by number), m = n until
-        # 2·fit_points, then m grows in steps of n/16: with many trials they are refitted rarely
-        # (and memoised), and depend only on the observations, never on the call history.
-        n = len(history.y)
-        m = n if n <= 2 * self.fit_points else n - n % (n // 16)
-        fu, fc, fy = _subset(
-            History(history.u[:m], history.c[:m], history.y[:m], history.pu, history.pc),
-            self.fit_points,
-        )
-        hp = cached_hyperparameters(fu, fc, warp(fy, self.value_warp))
-        u, c, y = _subset(history, self.max_points)
-        y = warp(y, self.value_warp)
-        gp = GaussianProcess.build(u, c, y, hp.lengthscales, hp.signal, hp.noise)
-        best = float(y.min())
+        model = self.fit(history)
+        gp, u, c, y = model.gp, model.gp.u, model.gp.c, model.gp.y
+        # The incumbent is the best posterior mean among the evaluated points, not the luckiest
+        # draw: with a noisy objective, improving on a lucky value is no improvement.
+        best = float(model.means().min())
         post = FantasyPosterior(gp)
         running = min(len(history.pu), self.max_fantasies)
         if running:
@@ -244,11 +259,38 @@ def _perturb(
     return pu, pc
 
 
-def _subset(history: History, cap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    n = len(history.y)
+def _subset_index(y: np.ndarray, cap: int) -> np.ndarray:
+    """At most ``cap`` rows: the best half, then the most recent rest, in their order."""
+    n = len(y)
     if n <= cap:
-        return history.u, history.c, history.y
+        return np.arange(n)
     keep = np.zeros(n, dtype=bool)
-    keep[np.argsort(history.y, kind="stable")[: cap // 2]] = True
+    keep[np.argsort(y, kind="stable")[: cap // 2]] = True
     keep[np.flatnonzero(~keep)[-(cap - cap // 2) :]] = True
-    return history.u[keep], history.c[keep], history.y[keep]
+    return np.flatnonzero(keep)
+
+
+@dataclass(frozen=True)
+class Model:
+    """A fitted GP over the rows ``rows`` of a history whose values there are ``y``; the GP
+    works on standardised values."""
+
+    gp: GaussianProcess
+    rows: np.ndarray
+    y: np.ndarray
+    linear: bool = True  # the standardisation is the only warp
+
+    def means(self) -> np.ndarray:
+        """The posterior mean at the evaluated points, in the GP's standardised scale."""
+        return self.gp.posterior(self.gp.u, self.gp.c)[0]
+
+    def recommended(self) -> tuple[int, float]:
+        """(row, mean): the evaluated point whose posterior mean is best, and that mean in the
+        values' own scale (linear warps only; otherwise the value observed there)."""
+        means = self.means()
+        i = int(np.argmin(means))
+        if not self.linear:
+            return int(self.rows[i]), float(self.y[i])
+        sd = self.y.std()
+        mean = float(self.y.mean() + means[i] * (sd if sd > 0 else 1.0))
+        return int(self.rows[i]), mean

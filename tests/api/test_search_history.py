@@ -65,6 +65,14 @@ def test_an_incremental_history_equals_a_full_read(be: Backend, api_url: str) ->
                 if study.trial_count >= 60:
                     break
             assert got.pruned.any() and (~got.pruned).any()
+            # The study's answer shows the strategy's recommendation beside the best value.
+            answer = c.study(sid)
+            rec = answer.recommended
+            assert rec is not None and answer.best is not None
+            trial = next(t for t in c.trials(sid).data if t.id == rec.trial_id)
+            assert trial.state == "completed" and trial.number == rec.number
+            assert trial.params == rec.params and rec.mean <= answer.best.value + 1.0
+            assert all(s.recommended is None for s in c.studies().data)
             assert (got.value == -4 * np.array([o.params["x"] for o in got.rows])).all()
     finally:
         db.dispose()
