@@ -32,6 +32,7 @@ up, ``backed_up``.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -110,9 +111,11 @@ class CoarseToFineSampler(BaseStrategy):
                 if mask[best]:
                     break
         if own >= self.stage_trials or escaped:
-            pool = [
-                dataclasses.replace(table.rows[i], value=float(y[i])) for i in np.flatnonzero(mask)
-            ]
+            # Only the best of the pool define the region: rank them here, in NumPy.
+            rows = np.flatnonzero(mask)
+            k = max(1, math.ceil(self.top_fraction * len(rows)))
+            top = rows[np.lexsort((table.number[rows], y[rows]))[:k]]
+            pool = [dataclasses.replace(table.rows[i], value=float(y[i])) for i in top]
             current = derive_region(
                 parent,
                 state.space,
@@ -120,6 +123,7 @@ class CoarseToFineSampler(BaseStrategy):
                 top_fraction=self.top_fraction,
                 margin=self.margin,
                 min_width=self.min_width,
+                pool_size=len(rows),
             )
             current.stage = max(r.stage for r in state.regions) + 1  # stages count zooms
             current.details["opened_at_trial"] = numbers[0]
