@@ -69,10 +69,10 @@ class SearchHistory:
 
     def values_at(self, session: Session, study: Study) -> Callable[[int], dict[int, float]]:
         """The held trials' reported values at one step, by number, lower is better."""
-        entry = self._entries.get(study.id)
         sign = -1.0 if study.direction == "maximize" else 1.0
 
         def at(step: int) -> dict[int, float]:
+            entry = self._entries.get(study.id)  # looked up when asked: after ``table``
             if entry is None:
                 return {}
             with entry.lock:
