@@ -23,6 +23,10 @@ Contract (see ``BaseStrategy``). The current region is the newest stored one.
 - **Inside a region**, points come from ``sampler``: ``gp`` (model-based, the default), ``sobol``
   or ``random``.
 
+A region's defining trials are its top trials; when there are more than 128 of them, only the
+best 64, the worst (whose value is the threshold) and the trials at each param's extremes and of
+each choice used are stored, which gives the same bounds.
+
 At most one region is drafted per call; every suggestion that uses it shares the same
 ``RegionView``. ``details`` of a drafted region holds the rule's inputs and outputs (see
 ``derive_region``) plus ``opened_at_trial``, ``stage_trials``, ``sampler`` and, after backing
@@ -115,6 +119,7 @@ class CoarseToFineSampler(BaseStrategy):
             rows = np.flatnonzero(mask)
             k = max(1, math.ceil(self.top_fraction * len(rows)))
             top = rows[np.lexsort((table.number[rows], y[rows]))[:k]]
+            top = _defining(top, table.u, table.c)
             pool = [dataclasses.replace(table.rows[i], value=float(y[i])) for i in top]
             current = derive_region(
                 parent,
@@ -182,6 +187,25 @@ class CoarseToFineSampler(BaseStrategy):
 
     def _explores(self, seed: int, number: int) -> bool:
         return bool(np.random.default_rng([seed, number, 3]).random() < self.explore_fraction)
+
+
+DEFINING = 64  # the best trials stored as a region's defining trials, beside its extremes
+
+
+def _defining(top: np.ndarray, u: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """The rows of ``top`` (ranked best first) that a region stores as its defining trials: all
+    of them when few, else the best ``DEFINING``, the last (its value is the threshold), and per
+    param the rows at its lowest and highest value and one row per choice used. The region's
+    bounds and choices are the same as from all of ``top``."""
+    if len(top) <= 2 * DEFINING:
+        return top
+    keep = set(top[:DEFINING].tolist()) | {int(top[-1])}
+    for j in range(u.shape[1]):
+        keep |= {int(top[np.argmin(u[top, j])]), int(top[np.argmax(u[top, j])])}
+    for j in range(c.shape[1]):
+        _, first = np.unique(c[top, j], return_index=True)
+        keep |= {int(top[i]) for i in first}
+    return np.array([i for i in top.tolist() if i in keep])
 
 
 def _ancestors(region: RegionView, regions: list[RegionView]) -> list[RegionView]:

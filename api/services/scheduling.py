@@ -53,10 +53,14 @@ def search_trials(study: Study) -> int:
 
 
 def pending(session: Session, study: Study, config: StudyCreate) -> list[PendingTrial]:
-    rows = session.execute(
-        select(Trial.number, Trial.params, Trial.region_id, Trial.stage)
-        .where(Trial.study_id == study.id, Trial.state.in_(IN_FLIGHT))
-        .order_by(Trial.number)
+    # Sorted here: an ORDER BY number lets SQLite walk the whole study by number instead of
+    # the few trials in flight by state.
+    rows = sorted(
+        session.execute(
+            select(Trial.number, Trial.params, Trial.region_id, Trial.stage).where(
+                Trial.study_id == study.id, Trial.state.in_(IN_FLIGHT)
+            )
+        ).all()
     )
     return [
         PendingTrial(

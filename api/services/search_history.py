@@ -117,20 +117,20 @@ class SearchHistory:
             return entry
 
     def _refresh(self, session: Session, entry: _Entry, study: Study, config: StudyCreate) -> None:
-        low = session.scalar(
-            select(func.min(Trial.number)).where(
-                Trial.study_id == study.id, Trial.state.in_(UNFINISHED)
-            )
-        )
-        finished = session.execute(
-            select(Trial.id, Trial.number).where(
-                Trial.study_id == study.id,
-                Trial.number >= entry.low,
-                Trial.state.in_(SCORED),
-                Trial.value.is_not(None),
+        # The unfinished trials are few: found by state, their lowest number taken here (a MIN
+        # in SQL would let SQLite walk the study by number).
+        unfinished = session.scalars(
+            select(Trial.number).where(Trial.study_id == study.id, Trial.state.in_(UNFINISHED))
+        ).all()
+        low = min(unfinished, default=None)
+        # A range of numbers (the (study, number) index); the states are checked here.
+        above = session.execute(
+            select(Trial.id, Trial.state, Trial.value.is_not(None)).where(
+                Trial.study_id == study.id, Trial.number >= entry.low
             )
         ).all()
-        new = [tid for tid, n in finished if tid not in entry.ids]
+        new = [tid for tid, state, valued in above if state in SCORED and valued]
+        new = [tid for tid in new if tid not in entry.ids]
         # Trials below ``low`` are finished now and were read above (or held before).
         entry.low = max(entry.low, study.trial_count if low is None else low)
         if not new:

@@ -93,14 +93,11 @@ def ask(session: Session, study_id: int, count: int, ahead: Plan | None = None) 
             "workers; ask is for studies whose objective is 'external'",
             field="objective.kind",
         )
-    requeued = list(
-        session.scalars(
-            select(Trial)
-            .where(Trial.study_id == study_id, Trial.state == "queued")
-            .order_by(Trial.number)
-            .limit(count)
-        )
-    )
+    # Found by state and sorted here: ORDER BY number would let SQLite walk the whole study.
+    queued = session.scalars(
+        select(Trial).where(Trial.study_id == study_id, Trial.state == "queued")
+    ).all()
+    requeued = sorted(queued, key=lambda t: t.number)[:count]
     if study.status != "running" and not requeued:  # a re-test round may run on any study
         return []
     if requeued:
