@@ -22,12 +22,15 @@ def recommendation(session: Session, study: Study) -> Recommended | None:
     if not isinstance(strategy, CoarseToFineSampler):
         return None
     table = HISTORY.table(session, study, config)
+    table = table.where(table.number >= 0)  # a warm start's earlier results are not trials here
     state = SearchState(dict(config.space), study.seed, [], 0, [], table=table)
     rec = strategy.recommend(state)
     if rec is None:
         return None
     row = session.execute(
         select(Trial.id, Trial.params).where(Trial.study_id == study.id, Trial.number == rec.number)
-    ).one()
+    ).first()
+    if row is None:
+        return None
     sign = -1.0 if study.direction == "maximize" else 1.0
     return Recommended(trial_id=row[0], number=rec.number, params=row[1], mean=sign * rec.mean)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from api.db.clock import db_now
 from api.db.models import Region, Study, Trial
 from api.errors import NotFound
-from api.search.base import PendingTrial, RegionView, SearchState, Suggestion
+from api.search.base import Observation, PendingTrial, RegionView, SearchState, Suggestion
 from api.search.registry import make_strategy
 from api.search.transforms import to_unit
 from api.services import regions as region_service
@@ -50,6 +50,12 @@ def in_flight(session: Session, study_id: int) -> int:
 def search_trials(study: Study) -> int:
     """Trials the search created: what ``max_trials`` bounds (re-test trials excluded)."""
     return study.trial_count - study.retest_trials
+
+
+def observations(session: Session, study: Study, config: StudyCreate) -> list[Observation]:
+    """What the strategy learns from: a warm start's earlier results (numbered -1, -2, …), then
+    the study's finished trials that have a value, by number (see ``search_history``)."""
+    return list(HISTORY.table(session, study, config).rows)
 
 
 def pending(session: Session, study: Study, config: StudyCreate) -> list[PendingTrial]:
