@@ -13,6 +13,11 @@ Contract (see ``BaseStrategy``). The current region is the newest stored one.
 - **Backing up.** When the best finished trial lies outside the current region (an exploring
   trial found better ground, or a late trial of an earlier stage), the call drafts a new region
   from the nearest ancestor that contains it (its parent). ``details["backed_up"]`` says so.
+- **Restarts** (``restart_after`` > 0, off by default). A region has stalled when, at its
+  zoom, its own trials did not beat the best value known when it opened. After
+  ``restart_after`` stalls in a row, the next region is derived, in the whole space, from the
+  trials outside the stalled region: another basin. ``details["stalls"]`` counts the stalls,
+  ``details["restarted_from"]`` names the stalled region.
 - **Stages** count regions: a drafted region's stage is the newest stage + 1, so stages grow with
   time; the nesting is ``parent_id`` (a parent always has a lower stage).
 - **Pruned trials count.** A finished trial counts toward its region's ``stage_trials`` whether it
@@ -75,6 +80,7 @@ class CoarseToFineSampler(BaseStrategy):
         explore_fraction: float = 0.3,
         sampler: str | BaseRegionSampler = "gp",
         rank_trials: int = 6,
+        restart_after: int = 0,
     ) -> None:
         self.stage_trials = stage_trials
         self.top_fraction = top_fraction
@@ -83,6 +89,7 @@ class CoarseToFineSampler(BaseStrategy):
         self.explore_fraction = explore_fraction
         self.sampler = make_region_sampler(sampler) if isinstance(sampler, str) else sampler
         self.rank_trials = rank_trials
+        self.restart_after = restart_after
 
     def suggest(self, state: SearchState, numbers: list[int]) -> list[Suggestion]:
         if not numbers:
@@ -101,9 +108,10 @@ class CoarseToFineSampler(BaseStrategy):
         )
         u, c = table.u, table.c
         if current.id is not None:
-            own = int(np.count_nonzero(table.region == current.id))
+            mine = table.region == current.id
         else:  # a region drafted but not stored yet (tests): count by stage
-            own = int(np.count_nonzero(table.stage == current.stage))
+            mine = table.stage == current.stage
+        own = int(np.count_nonzero(mine))
         best = int(np.argmin(y)) if len(y) else -1
         parent, mask = current, enc.inside(enc.box(current), u, c)
         escaped = best >= 0 and not mask[best]
@@ -114,6 +122,17 @@ class CoarseToFineSampler(BaseStrategy):
                 mask = enc.inside(enc.box(parent), u, c)
                 if mask[best]:
                     break
+        stalls, restarted = 0, None
+        if own >= self.stage_trials and not escaped and current is not whole:
+            # A region whose own trials did not beat what was known when it opened has stalled;
+            # after ``restart_after`` stalls in a row, the next region leaves the basin: it is
+            # derived from the trials outside the stalled region, in the whole space.
+            before = y[table.number < int(current.details.get("opened_at_trial", 0))]
+            improved = not len(before) or y[mine].min() < before.min()
+            stalls = 0 if improved else int(current.details.get("stalls", 0)) + 1
+            outside = ~mask
+            if self.restart_after and stalls >= self.restart_after and outside.any():
+                restarted, parent, mask, stalls = current.id, whole, outside, 0
         if own >= self.stage_trials or escaped:
             # Only the best of the pool define the region: rank them here, in NumPy.
             rows = np.flatnonzero(mask)
@@ -136,6 +155,10 @@ class CoarseToFineSampler(BaseStrategy):
             current.details["sampler"] = self.sampler.name
             if step is not None:
                 current.details["rank_step"] = step
+            if self.restart_after:
+                current.details["stalls"] = stalls
+            if restarted is not None:
+                current.details["restarted_from"] = restarted
             if escaped:
                 current.details["backed_up"] = {
                     "from_region": state.regions[-1].id,
