@@ -23,7 +23,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import get_args
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -34,10 +33,11 @@ from api.search.encoding import SpaceEncoding
 from api.search.table import GrowingTable, ObservationTable
 from api.search.transforms import to_unit
 from api.services import warm_start
-from caviar.schemas import FINISHED_STATES, StudyCreate, TrialState
+from caviar.schemas import StudyCreate
+from caviar.states import FINISHED_STATES, TRIAL_STATES
 
 SCORED = ("completed", "pruned")  # finished states whose value strategies learn from
-UNFINISHED = tuple(s for s in get_args(TrialState) if s not in FINISHED_STATES)
+UNFINISHED = tuple(s for s in TRIAL_STATES if s not in FINISHED_STATES)
 _MAX_STUDIES = 64
 _IN_LIST = 500  # up to this many new trials are looked up by id, more by study
 
