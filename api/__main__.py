@@ -3,18 +3,24 @@ uvicorn."""
 
 from __future__ import annotations
 
-import argparse
-import logging
 import os
 import sys
 
-import uvicorn
+# One BLAS thread per request thread: the model-based strategies work on small matrices, and
+# several requests run at once in the thread pool; more threads only contend for the cores.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from api.auth.loopback import is_loopback
-from api.auth.token_store import has_active_token
-from api.db.migrate import upgrade
-from api.main import create_app
-from caviar.settings import Settings
+import argparse  # noqa: E402
+import logging  # noqa: E402
+
+import uvicorn  # noqa: E402
+
+from api.auth.loopback import is_loopback  # noqa: E402
+from api.auth.token_store import has_active_token  # noqa: E402
+from api.db.migrate import upgrade  # noqa: E402
+from api.main import create_app  # noqa: E402
+from caviar.settings import Settings  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,12 +10,20 @@ Caviar runs as a real api process (uvicorn) with its default settings and is rea
 HTTP; Optuna runs in the bench process with ``RDBStorage`` on a database of the same kind.
 
     python bench/bench_asktell.py [--trials 10000] [--optuna-trials 1000] [--clients 8]
+
+``--strategies`` measures instead what a strategy costs as a study grows: coarse_to_fine beside
+random, ask+tell over REST on a study that already holds 1,000, 10,000 and 100,000 finished
+trials (seeded in bulk through the api's own database layer), and, at the largest size, the
+latency of other requests (a second study's ask+tell, and a read) while coarse_to_fine is asked:
+
+    python bench/bench_asktell.py --strategies [--sizes 1000,10000,100000] [--backends sqlite]
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import tempfile
 import threading
 import time
@@ -125,6 +133,175 @@ def optuna_run(url: str, trials: int) -> dict[str, float]:
     return out
 
 
+BLAS_ENV = {  # the api uses one BLAS thread; CAVIAR_BENCH_BLAS_THREADS tries other counts
+    v: os.environ.get("CAVIAR_BENCH_BLAS_THREADS", "")
+    for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+    if os.environ.get("CAVIAR_BENCH_BLAS_THREADS")
+}
+
+SPACE = {
+    "lr": {"type": "float", "low": 1e-5, "high": 1, "scale": "log"},
+    "beta": {"type": "float", "low": 0.8, "high": 0.999, "scale": "reverse_log"},
+    "units": {"type": "int", "low": 16, "high": 512, "scale": "log"},
+    "dropout": {"type": "float", "low": 0.0, "high": 0.6},
+}
+
+
+def loss(params: dict) -> float:
+    """A smooth bowl in the params' own scales."""
+    import math
+
+    return (
+        (math.log10(params["lr"]) + 2.5) ** 2
+        + (math.log10(1 - params["beta"]) + 2) ** 2
+        + 0.1 * (math.log2(params["units"]) - 7) ** 2
+        + (params["dropout"] - 0.2) ** 2
+    )
+
+
+def seeded_study(c: Client, be_url: str, strategy: str, finished: int, extra: int) -> int:
+    """An external study that already holds ``finished`` completed trials, inserted in bulk
+    through the api's database layer (as fast as the database takes them)."""
+    import numpy as np
+    from sqlalchemy import insert, select
+
+    from api.db.models import Region, Study, Trial
+    from api.db.session import Database
+    from api.search.transforms import from_unit
+    from api.services.study_config import config_of
+
+    body = {
+        "name": f"{strategy}-{finished}",
+        "objective": {"kind": "external"},
+        "space": SPACE,
+        "strategy": {"name": strategy},
+        "max_trials": finished + extra,
+        "seed": 3,
+    }
+    sid = c.create_study(body).id
+    db = Database(be_url)
+    rng = np.random.default_rng(finished)
+    try:
+        with db.session() as s:
+            study = s.get(Study, sid)
+            assert study is not None
+            space = dict(config_of(study).space)
+            region = s.scalar(select(Region.id).where(Region.study_id == sid))
+            for lo in range(0, finished, 5_000):
+                rows = []
+                for n in range(lo, min(lo + 5_000, finished)):
+                    params = {k: from_unit(p, float(rng.random())) for k, p in space.items()}
+                    rows.append(
+                        {
+                            "study_id": sid,
+                            "number": n,
+                            "params": params,
+                            "state": "completed",
+                            "attempt": 1,
+                            "value": loss(params),
+                            "stage": 0,
+                            "region_id": region,
+                            "dispatch_count": 0,
+                        }
+                    )
+                s.execute(insert(Trial), rows)
+            study.trial_count = finished
+            s.commit()
+    finally:
+        db.dispose()
+    return sid
+
+
+def round_trips(c: Client, sid: int, n: int) -> list[float]:
+    lat = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        [t] = c.ask(sid, 1)
+        c.tell(t.id, 1, "completed", loss(t.params))
+        lat.append(1e3 * (time.perf_counter() - t0))
+    return lat
+
+
+def probe(url: str, stop: threading.Event, out: dict[str, list[float]]) -> None:
+    """Other requests while the bench asks: a second (random) study's ask+tell, and a read."""
+    with Client(url) as c:
+        sid = external_study(c, 1_000_000)
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            [t] = c.ask(sid, 1)
+            c.tell(t.id, 1, "completed", t.params["x"])
+            t1 = time.perf_counter()
+            c.study(sid)
+            t2 = time.perf_counter()
+            out["write"].append(1e3 * (t1 - t0))
+            out["read"].append(1e3 * (t2 - t1))
+            time.sleep(0.01)
+
+
+def strategy_cost(kind: str, sizes: list[int], window: int) -> None:
+    rows = []
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        backend(kind, Path(tmp)) as be,
+        api_server(be, CAVIAR_RECONCILE_INTERVAL="5", **BLAS_ENV) as url,
+        Client(url, timeout=120) as c,
+    ):
+        if True:
+            for size in sizes:
+                w = window if size < 100_000 else max(window // 4, 20)
+                per: dict[str, float] = {}
+                for strategy in ("random", "coarse_to_fine"):
+                    t0 = time.perf_counter()
+                    sid = seeded_study(c, be.database_url, strategy, size, 2 * w + 40)
+                    seeded = time.perf_counter() - t0
+                    t0 = time.perf_counter()
+                    round_trips(c, sid, 20)  # warm: the first ask reads the whole history
+                    first = time.perf_counter() - t0
+                    lat = round_trips(c, sid, w)
+                    per[strategy] = median(lat)
+                    print(
+                        f"[{kind}] {strategy:14} {size:>7} finished: {median(lat):7.2f} ms/trial"
+                        f" (p90 {sorted(lat)[int(0.9 * len(lat))]:.2f}; seeded in {seeded:.1f} s;"
+                        f" first 20 {first:.2f} s)",
+                        flush=True,
+                    )
+                    if strategy == "coarse_to_fine" and size == max(sizes):
+                        probed: dict[str, list[float]] = {"write": [], "read": []}
+                        stop = threading.Event()
+                        alone = threading.Thread(target=probe, args=(url, stop, probed))
+                        alone.start()
+                        time.sleep(3)
+                        stop.set()
+                        alone.join()
+                        base = {k: sorted(v) for k, v in probed.items()}
+                        probed = {"write": [], "read": []}
+                        stop = threading.Event()
+                        th = threading.Thread(target=probe, args=(url, stop, probed))
+                        th.start()
+                        busy = round_trips(c, sid, w)
+                        stop.set()
+                        th.join()
+                        for k, v in probed.items():
+                            v.sort()
+                            b = base[k]
+                            print(
+                                f"[{kind}] probe {k:5} alone: median {median(b):.1f} ms,"
+                                f" max {b[-1]:.1f} | beside c2f asks ({median(busy):.1f} ms"
+                                f" each): median {median(v):.1f}, p99 {v[int(0.99 * len(v))]:.1f},"
+                                f" max {v[-1]:.1f} ms ({len(v)} probes)",
+                                flush=True,
+                            )
+                rows.append((size, per))
+    print()
+    print(f"[{kind}] ms per ask+tell (median)   random   c2f   c2f/random")
+    for size, per in rows:
+        r, k = per["random"], per["coarse_to_fine"]
+        print(f"[{kind}] {size:>7} finished           {r:6.2f} {k:6.2f}   {k / r:5.2f}x")
+    if len(rows) >= 2:
+        a, b = rows[0][1]["coarse_to_fine"], rows[1][1]["coarse_to_fine"]
+        print(f"[{kind}] c2f growth {rows[0][0]} -> {rows[1][0]}: {b / a:.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--trials", type=int, default=10_000, help="Caviar trials per backend")
@@ -132,8 +309,16 @@ def main() -> None:
     ap.add_argument("--backends", default="sqlite,postgres")
     ap.add_argument("--clients", type=int, default=8, help="threads in the parallel run")
     ap.add_argument("--parallel-trials", type=int, default=2_000)
+    ap.add_argument("--strategies", action="store_true", help="coarse_to_fine vs random cost")
+    ap.add_argument("--sizes", default="1000,10000,100000")
+    ap.add_argument("--window", type=int, default=200, help="round trips measured per size")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.strategies:
+        sizes = [int(x) for x in args.sizes.split(",")]
+        for kind in args.backends.split(","):
+            strategy_cost(kind, sizes, args.window)
+        return
     rows = []
     for kind in args.backends.split(","):
         with tempfile.TemporaryDirectory() as tmp, backend(kind, Path(tmp)) as be:

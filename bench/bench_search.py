@@ -10,6 +10,12 @@ Writes a regret-vs-trials plot.
 
     python bench/bench_search.py            # 30 seeds x 100 trials, 2 processes
     python bench/bench_search.py --quick    # 5 seeds
+
+Eleven problems: five smooth ones, three multimodal (Ackley-5, Levy-4, Styblinski–Tang-5), two
+noisy ones (judged on the noiseless value of the recommended configuration) and a real one, the
+trainer on digits (4 epochs, validation loss; fewer seeds: ``--real-seeds``). Optuna's
+GPSampler runs ``--gp-seeds`` seeds (it is slow). ``CAVIAR_BENCH_PARTIAL=FILE`` keeps every
+finished run in FILE; ``--resume FILE`` summarises them.
 """
 
 from __future__ import annotations
@@ -54,10 +60,14 @@ def _unit(p: FloatParam, x: float) -> float:
 
 @dataclass(frozen=True)
 class Problem:
+    """``fn`` is noiseless; a run observes ``fn + noise · N(0, 1)``. ``optimum`` is NaN when
+    unknown (a real training run): regret is then taken against the best value any run saw."""
+
     name: str
     space: dict[str, Any]
     fn: Callable[[Params], float]
     optimum: float
+    noise: float = 0.0
 
 
 # Branin on (log learning rate, reverse_log momentum): its structure lives on those scales.
@@ -159,13 +169,103 @@ def mixed(p: Params) -> float:
     )
 
 
+# Multimodal problems: coordinate x = lo + (hi − lo) · t, t the param's position on its scale.
+def _coords(space: dict[str, FloatParam], p: Params, lo: float, hi: float) -> np.ndarray:
+    return np.array([lo + (hi - lo) * _unit(q, p[n]) for n, q in space.items()])
+
+
+_ACKLEY = {
+    "lr": _f(1e-5, 1.0, "log"),
+    "beta": _f(0.5, 0.9999, "reverse_log"),
+    "l2": _f(1e-7, 1e-1, "log"),
+    "dropout": _f(0.0, 0.8),
+    "warmup": _f(0.0, 1.0),
+}
+_ACKLEY_SHIFT = np.array([1.3, -2.1, 0.7, -0.4, 2.6])  # the optimum, off the box's centre
+
+
+def ackley(p: Params) -> float:
+    x = _coords(_ACKLEY, p, -10.0, 10.0) - _ACKLEY_SHIFT
+    d = len(x)
+    return float(
+        -20 * np.exp(-0.2 * np.sqrt((x * x).sum() / d))
+        - np.exp(np.cos(2 * np.pi * x).sum() / d)
+        + 20
+        + math.e
+    )
+
+
+_LEVY = {
+    "lr": _f(1e-4, 1.0, "log"),
+    "beta2": _f(0.9, 0.9999, "reverse_log"),
+    "momentum": _f(0.0, 0.99),
+    "label_smoothing": _f(0.0, 0.3),
+}
+
+
+def levy(p: Params) -> float:
+    x = _coords(_LEVY, p, -10.0, 10.0)
+    w = 1 + (x - 1) / 4
+    head = math.sin(math.pi * w[0]) ** 2
+    mid = ((w[:-1] - 1) ** 2 * (1 + 10 * np.sin(np.pi * w[:-1] + 1) ** 2)).sum()
+    tail = (w[-1] - 1) ** 2 * (1 + math.sin(2 * math.pi * w[-1]) ** 2)
+    return float(head + mid + tail)
+
+
+_STYTANG = {
+    "lr": _f(1e-5, 1e-1, "log"),
+    "weight_decay": _f(1e-6, 1e-1, "log"),
+    "beta1": _f(0.5, 0.999, "reverse_log"),
+    "dropout": _f(0.0, 0.7),
+    "init_scale": _f(0.01, 10.0, "log"),
+}
+
+
+def styblinski_tang(p: Params) -> float:
+    x = _coords(_STYTANG, p, -5.0, 5.0)
+    return float(0.5 * (x**4 - 16 * x**2 + 5 * x).sum())
+
+
+# A real objective: the trainer on digits, four epochs, validation loss (fixed initial weights,
+# so one configuration always gives one value).
+_DIGITS = {
+    "learning_rate": _f(1e-4, 1.0, "log"),
+    "beta": _f(0.8, 0.999, "reverse_log"),
+    "hidden_units": IntParam(type="int", low=16, high=256, scale="log"),
+    "optimizer": CategoricalParam(type="categorical", choices=["momentum", "rmsprop", "adam"]),
+}
+_DIGITS_DATA: list[Any] = []
+
+
+def digits_val_loss(p: Params) -> float:
+    from worker.datasets.loader import load_builtin
+    from worker.nn.training import TrainingDiverged, fit
+
+    if not _DIGITS_DATA:
+        _DIGITS_DATA.append(load_builtin("digits"))
+    try:
+        result = fit(_DIGITS_DATA[0], {**p, "epochs": 4}, np.random.default_rng(0))
+    except TrainingDiverged:
+        return 10.0
+    value = result.final["val_loss"]
+    return float(value) if math.isfinite(value) else 10.0
+
+
 PROBLEMS = [
     Problem("branin", _BRANIN, branin, 0.397887357729738),
     Problem("hartmann6", _H6, hartmann6, -3.322368011391339),
     Problem("rosenbrock4", _ROS, rosenbrock, 0.0),
     Problem("lr_momentum", _VALLEY, lr_momentum, 0.0),
     Problem("mixed_int_cat", _MIXED, mixed, 0.0),
+    Problem("ackley5", _ACKLEY, ackley, 0.0),
+    Problem("levy4", _LEVY, levy, 0.0),
+    Problem("styblinski_tang5", _STYTANG, styblinski_tang, -39.16616570377142 * 5),
+    # Noisy: noise comparable to a training run's seed-to-seed variation of its loss.
+    Problem("hartmann6_noisy", _H6, hartmann6, -3.322368011391339, noise=0.1),
+    Problem("lr_momentum_noisy", _VALLEY, lr_momentum, 0.0, noise=0.3),
+    Problem("digits_train", _DIGITS, digits_val_loss, math.nan),
 ]
+REAL = {"digits_train"}
 PROBLEM_BY_NAME = {p.name: p for p in PROBLEMS}
 
 
@@ -173,11 +273,29 @@ PROBLEM_BY_NAME = {p.name: p for p in PROBLEMS}
 # Drivers: one run = one (problem, method, seed) → the value of every trial, in trial order.
 
 
-def run_caviar(problem: Problem, options: Any, seed: int, trials: int, batch: int) -> list[float]:
+CHECKPOINTS = (25, 50, 100)
+Run = tuple[
+    list[float], dict[int, float]
+]  # clean values in trial order; recommended at checkpoints
+
+
+def _observe(problem: Problem, rng: np.random.Generator, clean: float) -> float:
+    return clean + problem.noise * float(rng.normal()) if problem.noise else clean
+
+
+def _best_observed(observed: list[float], clean: list[float], upto: int) -> float:
+    return clean[int(np.argmin(observed[:upto]))]
+
+
+def run_caviar(problem: Problem, options: Any, seed: int, trials: int, batch: int) -> Run:
     strategy = make_strategy(options)
     regions: list[RegionView] = [whole_space(problem.space)]
     regions[0].id = 0
     obs: list[Observation] = []
+    clean: dict[int, float] = {}
+    rng = np.random.default_rng([seed, 7])
+    rec: dict[int, float] = {}
+    recommend = getattr(strategy, "recommend", None)
     for start in range(0, trials, batch):
         numbers = list(range(start, min(start + batch, trials)))
         state = SearchState(problem.space, seed, list(obs), 0, list(regions))
@@ -187,10 +305,19 @@ def run_caviar(problem: Problem, options: Any, seed: int, trials: int, batch: in
                 s.region.id = len(regions)
                 regions.append(s.region)
         for s in suggestions:
-            value = problem.fn(s.params)
+            clean[s.number] = problem.fn(s.params)
+            value = _observe(problem, rng, clean[s.number])
             unit = {n: to_unit(q, s.params[n]) for n, q in problem.space.items()}
             obs.append(Observation(s.number, s.params, unit, value, s.region.id, s.region.stage))
-    return [o.value for o in sorted(obs, key=lambda o: o.number)]
+        for c in CHECKPOINTS:
+            if start < c <= len(obs):
+                seen = sorted(obs, key=lambda o: o.number)[:c]
+                if problem.noise and recommend is not None:
+                    r = recommend(SearchState(problem.space, seed, seen, 0, list(regions)))
+                    rec[c] = clean[r.number]
+                else:
+                    rec[c] = clean[min(seen, key=lambda o: (o.value, o.number)).number]
+    return [clean[n] for n in sorted(clean)], rec
 
 
 def _optuna_params(trial: Any, space: Mapping[str, Any]) -> dict[str, Any]:
@@ -220,17 +347,24 @@ def run_optuna(
         sampler = optuna.samplers.QMCSampler(seed=seed, scramble=True)
     elif sampler_name == "tpe":
         sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True)
+    elif sampler_name == "gp":
+        sampler = optuna.samplers.GPSampler(seed=seed)
     else:
         raise ValueError(sampler_name)
     study = optuna.create_study(sampler=sampler)
-    values: list[float] = []
-    while len(values) < trials:
-        asked = [study.ask() for _ in range(min(batch, trials - len(values)))]
-        batch_values = [problem.fn(_optuna_params(t, problem.space)) for t in asked]
-        for t, v in zip(asked, batch_values, strict=True):
-            study.tell(t, v)
-        values.extend(batch_values)
-    return values
+    rng = np.random.default_rng([seed, 7])
+    clean: list[float] = []
+    observed: list[float] = []
+    while len(clean) < trials:
+        asked = [study.ask() for _ in range(min(batch, trials - len(clean)))]
+        batch_clean = [problem.fn(_optuna_params(t, problem.space)) for t in asked]
+        for t, v in zip(asked, batch_clean, strict=True):
+            observed.append(_observe(problem, rng, v))
+            clean.append(v)
+            study.tell(t, observed[-1])
+    # Optuna recommends its best observed trial (study.best_trial).
+    rec = {c: _best_observed(observed, clean, c) for c in CHECKPOINTS if c <= trials}
+    return clean, rec
 
 
 @dataclass(frozen=True)
@@ -246,27 +380,32 @@ def default_methods(c2f_overrides: dict[str, Any]) -> list[Method]:
         Method(
             "caviar_c2f", "caviar", CoarseToFineStrategy(name="coarse_to_fine", **c2f_overrides)
         ),
-        # The naive zoom, for reference: the same regions, Sobol points inside them.
-        Method(
-            "caviar_c2f_sobol",
-            "caviar",
-            CoarseToFineStrategy(name="coarse_to_fine", **{**c2f_overrides, "sampler": "sobol"}),
-        ),
         Method("optuna_random", "optuna", "random"),
         Method("optuna_qmc", "optuna", "qmc"),
         Method("optuna_tpe", "optuna", "tpe"),
+        Method("optuna_gp", "optuna", "gp"),
     ]
 
 
-def _job(args: tuple[str, Method, int, int, int]) -> tuple[str, str, int, list[float], float]:
+Result = tuple[str, str, int, list[float], dict[int, float], float]
+
+
+def _job(args: tuple[str, Method, int, int, int]) -> Result:
     problem_name, method, seed, trials, batch = args
     problem = PROBLEM_BY_NAME[problem_name]
     t0 = time.perf_counter()
     if method.kind == "caviar":
-        values = run_caviar(problem, method.spec, seed, trials, batch)
+        values, rec = run_caviar(problem, method.spec, seed, trials, batch)
     else:
-        values = run_optuna(problem, method.spec, seed, trials, batch)
-    return problem_name, method.name, seed, values, time.perf_counter() - t0
+        values, rec = run_optuna(problem, method.spec, seed, trials, batch)
+    out = (problem_name, method.name, seed, values, rec, time.perf_counter() - t0)
+    if PARTIAL:  # every finished run is kept, so a long run can be summarised part-way
+        with open(PARTIAL, "a") as f:
+            f.write(json.dumps(out) + "\n")
+    return out
+
+
+PARTIAL = os.environ.get("CAVIAR_BENCH_PARTIAL", "")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -316,6 +455,9 @@ def suggestion_cost(n_finished: int = 10_000, batch: int = 8, repeats: int = 5) 
 # ---------------------------------------------------------------------------------------------
 
 
+BASELINES = {"caviar_random", "optuna_random", "optuna_qmc", "optuna_tpe", "optuna_gp"}
+
+
 def best_so_far(values: list[float], optimum: float) -> np.ndarray:
     return np.maximum(np.minimum.accumulate(np.array(values)) - optimum, 0.0)
 
@@ -334,6 +476,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--c2f", default="{}", help="JSON overrides of the coarse_to_fine options")
     ap.add_argument("--variant", action="append", default=[], help="extra c2f variant NAME=JSON")
     ap.add_argument("--no-cost", action="store_true")
+    ap.add_argument("--gp-seeds", type=int, default=10, help="seeds for Optuna's GPSampler")
+    ap.add_argument("--real-seeds", type=int, default=5, help="seeds for the training objective")
+    ap.add_argument("--resume", default=None, help="summarise the runs kept in this file")
     ap.add_argument("--plot", default=str(Path(__file__).parent / "results" / "search_regret.png"))
     ap.add_argument("--json", default=None, help="write the per-run values here")
     args = ap.parse_args(argv)
@@ -349,82 +494,106 @@ def main(argv: list[str] | None = None) -> int:
         keep = set(args.methods.split(","))
         methods = [m for m in methods if m.name in keep]
     problems = [PROBLEM_BY_NAME[n] for n in args.problems.split(",")]
+
+    def n_seeds(p: Problem, m: Method) -> int:
+        n = min(seeds, args.real_seeds) if p.name in REAL else seeds
+        return min(n, args.gp_seeds) if m.spec == "gp" else n
+
     jobs = [
         (p.name, m, s, args.trials, args.batch)
         for p in problems
         for m in methods
-        for s in range(seeds)
+        for s in range(n_seeds(p, m))
     ]
+    jobs.sort(key=lambda j: (j[1].spec == "gp", j[2]))  # low seeds first, the slow GP last
     t0 = time.perf_counter()
-    if args.processes > 1:
+    if args.resume:
+        results = [tuple(json.loads(line)) for line in Path(args.resume).read_text().splitlines()]
+        results = [
+            (r[0], r[1], r[2], r[3], {int(k): v for k, v in r[4].items()}, r[5]) for r in results
+        ]
+    elif args.processes > 1:
         with multiprocessing.get_context("fork").Pool(args.processes) as pool:
             results = pool.map(_job, jobs, chunksize=1)
     else:
         results = [_job(j) for j in jobs]
     wall = time.perf_counter() - t0
+    present = {(r[0], r[1]) for r in results}
+    methods = [m for m in methods if any((p.name, m.name) in present for p in problems)]
+    names = [m.name for m in methods]
 
+    optimum = {
+        p.name: p.optimum
+        if not math.isnan(p.optimum)
+        else min(min(r[3]) for r in results if r[0] == p.name)
+        for p in problems
+    }
     curves: dict[tuple[str, str], np.ndarray] = {}
-    seconds: dict[str, float] = {}
+    regret: dict[tuple[str, str], dict[int, float]] = {}
+    runs_of: dict[tuple[str, str], int] = {}
+    seconds: dict[str, list[float]] = {}
     for p in problems:
         for m in methods:
             runs = [r for r in results if r[0] == p.name and r[1] == m.name]
-            curves[p.name, m.name] = np.array([best_so_far(r[3], p.optimum) for r in runs])
-            seconds[m.name] = seconds.get(m.name, 0.0) + sum(r[4] for r in runs)
+            runs_of[p.name, m.name] = len(runs)
+            if not runs:
+                continue
+            curves[p.name, m.name] = np.array([best_so_far(r[3], optimum[p.name]) for r in runs])
+            regret[p.name, m.name] = {
+                c: float(np.median([max(r[4][c] - optimum[p.name], 0.0) for r in runs]))
+                for c in CHECKPOINTS
+                if c <= args.trials
+            }
+            seconds.setdefault(m.name, []).extend(r[5] for r in runs)
 
-    names = [m.name for m in methods]
-    checkpoints = [c for c in (25, 50, 100) if c <= args.trials] or [args.trials]
-    print(f"\n{seeds} seeds x {args.trials} trials, batches of {args.batch}; median simple regret")
-    for p in problems:
-        print(f"\n{p.name} ({len(p.space)} params)")
-        print(f"  {'method':<16}" + "".join(f"{'@' + str(c):>12}" for c in checkpoints))
-        for name in names:
-            med = np.median(curves[p.name, name], axis=0)
-            print(f"  {name:<16}" + "".join(f"{med[c - 1]:>12.4g}" for c in checkpoints))
-
-    c2f_names = [
-        n
-        for n in names
-        if n.startswith("caviar_c2f")
-        or n not in {"caviar_random", "optuna_random", "optuna_qmc", "optuna_tpe"}
-    ]
-    last = args.trials - 1
+    checkpoints = [c for c in CHECKPOINTS if c <= args.trials]
+    last = checkpoints[-1]
     print(
-        f"\nratios of median regret at {args.trials} trials;"
-        f" trials to reach random's {args.trials}-trial regret"
+        f"\n{seeds} seeds x {args.trials} trials, batches of {args.batch} (optuna_gp "
+        f"{min(seeds, args.gp_seeds)} seeds; {', '.join(sorted(REAL))} {args.real_seeds} seeds)."
+        "\nMedian regret of the recommended configuration, judged on the noiseless value:"
+        " the best observed trial; coarse_to_fine on noisy problems: its recommended trial."
     )
+    for p in problems:
+        print(f"\n{p.name} ({len(p.space)} params, noise {p.noise:g})")
+        print(f"  {'method':<16}{'runs':>6}" + "".join(f"{'@' + str(c):>12}" for c in checkpoints))
+        for name in names:
+            if (p.name, name) in regret:
+                row = regret[p.name, name]
+                print(
+                    f"  {name:<16}{runs_of[p.name, name]:>6}"
+                    + "".join(f"{row[c]:>12.3g}" for c in checkpoints)
+                )
+
+    def ratio(a: float, b: float) -> float:
+        return a / b if b > 0 else (0.0 if a == 0 else math.inf)
+
+    c2f_names = [n for n in names if n.startswith("caviar_c2f") or n not in BASELINES]
+    print(f"\nratios of median regret at {last} trials (coarse_to_fine / other)")
     for c2f in c2f_names:
-        wins_rand = wins_tpe = 0
+        wins = {"optuna_gp": 0, "optuna_tpe": 0, "optuna_random": 0}
         print(f"\n  {c2f}")
-        print(f"  {'problem':<16}{'vs opt.random':>14}{'vs opt.tpe':>12}{'to match rnd':>14}")
+        print(f"  {'problem':<20}" + "".join(f"{k:>15}" for k in wins))
         for p in problems:
-            med = np.median(curves[p.name, c2f], axis=0)
-            r_rand = (
-                np.median(curves[p.name, "optuna_random"], axis=0)[last]
-                if "optuna_random" in names
-                else math.nan
-            )
-            r_tpe = (
-                np.median(curves[p.name, "optuna_tpe"], axis=0)[last]
-                if "optuna_tpe" in names
-                else math.nan
-            )
-            ref = "caviar_random" if "caviar_random" in names else "optuna_random"
-            target = np.median(curves[p.name, ref], axis=0)[last] if ref in names else math.nan
-            reach = np.nonzero(med <= target)[0]
-            to_match = f"{reach[0] + 1}" if len(reach) else f">{args.trials}"
-            q_rand = med[last] / r_rand if r_rand > 0 else (0.0 if med[last] == 0 else math.inf)
-            q_tpe = med[last] / r_tpe if r_tpe > 0 else (0.0 if med[last] == 0 else math.inf)
-            wins_rand += q_rand <= 0.5
-            wins_tpe += q_tpe <= 1.0
-            print(f"  {p.name:<16}{q_rand:>14.3g}{q_tpe:>12.3g}{to_match:>14}")
+            cells = []
+            for k in wins:
+                if (p.name, k) in regret and (p.name, c2f) in regret:
+                    q = ratio(regret[p.name, c2f][last], regret[p.name, k][last])
+                    wins[k] += q <= (0.5 if k == "optuna_random" else 1.0)
+                    cells.append(f"{q:>15.3g}")
+                else:
+                    cells.append(f"{'-':>15}")
+            print(f"  {p.name:<20}" + "".join(cells))
+        n = len(problems)
         print(
-            f"  goals: <=0.5x optuna random on {wins_rand}/{len(problems)} (need 4), "
-            f"<=1.0x optuna tpe on {wins_tpe}/{len(problems)} (need 3)"
+            f"  goals: <=1x gp on {wins['optuna_gp']}/{n} (need {math.ceil(2 * n / 3)}), "
+            f"<=1x tpe on {wins['optuna_tpe']}/{n} (need {n - 1}), "
+            f"<=0.5x random on {wins['optuna_random']}/{n} (need {n - 1})"
         )
 
     print("\nCPU seconds per run (mean):")
     for name in names:
-        print(f"  {name:<16}{seconds[name] / (seeds * len(problems)):>8.2f}")
+        print(f"  {name:<16}{np.mean(seconds[name]):>8.2f}")
     print(f"wall time {wall:.0f} s with {args.processes} processes")
 
     if not args.no_cost:
@@ -434,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps([[r[0], r[1], r[2], r[3]] for r in results]))
+        Path(args.json).write_text(json.dumps([list(r) for r in results]))
     if args.plot:
         _plot(problems, names, curves, args.trials, Path(args.plot), seeds, args.batch)
         print(f"plot written to {args.plot}")
@@ -462,6 +631,8 @@ def _plot(
     x = np.arange(1, trials + 1)
     for ax, p in zip(flat, problems, strict=False):
         for name in names:
+            if (p.name, name) not in curves:
+                continue
             c = curves[p.name, name]
             med = np.median(c, axis=0)
             lo, hi = np.percentile(c, 25, axis=0), np.percentile(c, 75, axis=0)

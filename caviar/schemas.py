@@ -73,6 +73,17 @@ class Best(BaseModel):
     params: dict[str, Any]
 
 
+class Recommended(BaseModel):
+    """The configuration a model-based strategy recommends: a completed trial and the value its
+    model expects there (a noisy objective's best draw may be luck; ``best`` stays the best
+    value observed)."""
+
+    trial_id: int
+    number: int
+    params: dict[str, Any]
+    mean: float
+
+
 class StudyPublic(BaseModel):
     id: int
     name: str
@@ -90,6 +101,7 @@ class StudyPublic(BaseModel):
     stale: bool = False
     stale_reason: str | None = None
     warm_start_report: WarmStartReport | None = None
+    recommended: Recommended | None = None  # one study's answer, coarse_to_fine studies
 
 
 class StudiesPublic(BaseModel):

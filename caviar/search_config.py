@@ -67,6 +67,14 @@ class CoarseToFineStrategy(_Options):
         description="How points are drawn inside a region: a Gaussian process with expected "
         "improvement (gp), a Sobol sequence, or uniformly at random.",
     )
+    restart_after: int = Field(
+        default=0,
+        ge=0,
+        le=1000,
+        description="After this many stalled regions in a row (a region whose own trials did "
+        "not beat what was known when it opened), the next region is drawn around the best "
+        "trials outside the stalled one: a restart in another basin. 0: never.",
+    )
 
 
 Strategy = Annotated[

@@ -12,6 +12,7 @@ from api.services import retest_schedule, study_edits
 from api.services import studies as study_service
 from api.services import trials as trial_service
 from api.services.publish import trial_public
+from api.services.recommendation import recommendation
 from api.services.scheduling import lock
 from caviar.retest_schemas import StudyUpdate
 from caviar.schemas import (
@@ -48,7 +49,10 @@ def list_studies(
 
 @router.get("/{study_id}", response_model=StudyPublic)
 def get_study(study_id: int, session: ReadSessionDep) -> StudyPublic:
-    return study_service.public(session, study_service.get(session, study_id))
+    study = study_service.get(session, study_id)
+    answer = study_service.public(session, study)
+    answer.recommended = recommendation(session, study)
+    return answer
 
 
 @router.patch("/{study_id}", response_model=StudyPublic)
@@ -88,8 +92,14 @@ def list_trials(
 
 
 @router.post("/{study_id}/ask", response_model=TrialsPublic)
-def ask(study_id: int, body: AskRequest, session: SessionDep) -> TrialsPublic:
-    trials = trial_service.ask(session, study_id, body.count)
+def ask(
+    study_id: int, body: AskRequest, session: SessionDep, reader: ReadSessionDep
+) -> TrialsPublic:
+    # The suggestions are computed first, without the study's write lock; the write only
+    # checks that they still hold, allocates the numbers and stores the trials.
+    ahead = trial_service.plan_ask(reader, study_id, body.count)
+    reader.rollback()
+    trials = trial_service.ask(session, study_id, body.count, ahead)
     answer = TrialsPublic(data=[trial_public(t) for t in trials], count=len(trials))
     session.commit()
     return answer

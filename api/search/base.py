@@ -8,15 +8,22 @@ trials and any new region. Values in ``Observation`` are oriented so that lower 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.search.transforms import Param
+
+if TYPE_CHECKING:
+    from api.search.table import ObservationTable
 
 
 @dataclass(frozen=True)
 class Observation:
-    """A finished (completed) trial, as a strategy sees it."""
+    """A finished trial (completed, or pruned with a value), as a strategy sees it.
+
+    ``value`` is the trial's final value; for a pruned trial, the one at its last reported
+    ``step``. ``step`` is the last step the trial reported (None when it reported none)."""
 
     number: int
     params: dict[str, Any]
@@ -24,6 +31,8 @@ class Observation:
     value: float  # lower is better
     region_id: int | None
     stage: int
+    pruned: bool = False
+    step: int | None = None
 
 
 @dataclass
@@ -54,7 +63,8 @@ class PendingTrial:
 
 @dataclass(frozen=True)
 class SearchState:
-    """What a strategy sees. ``pending`` is optional: when the service fills it with the unit
+    """What a strategy sees. ``observations`` are the finished trials that have a value.
+    ``pending`` is optional: when the service fills it with the unit
     values of the queued and running trials, model-based strategies steer new suggestions away
     from them (without it, only ``in_flight`` is known)."""
 
@@ -64,6 +74,12 @@ class SearchState:
     in_flight: int
     regions: list[RegionView]  # stored regions, oldest first; regions[0] is the whole space
     pending: list[PendingTrial] = field(default_factory=list)
+    #: The finished trials' values at one step, by trial number (lower is better); None when
+    #: the service keeps no curves. Strategies that rank pruned trials use it.
+    values_at: Callable[[int], Mapping[int, float]] | None = None
+    #: ``observations`` as columns, when the service keeps them between calls (it may then
+    #: leave ``observations`` empty); strategies build it themselves otherwise.
+    table: ObservationTable | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +87,15 @@ class Suggestion:
     number: int
     params: dict[str, Any]
     region: RegionView
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The configuration a strategy recommends: a finished trial, and the value its model
+    expects there (lower is better)."""
+
+    number: int
+    mean: float
 
 
 class BaseStrategy(ABC):

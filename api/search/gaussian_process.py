@@ -24,7 +24,7 @@ _SQRT5 = math.sqrt(5.0)
 _MIN_NOISE = 1e-6
 
 
-def _components(u1: np.ndarray, c1: np.ndarray, u2: np.ndarray, c2: np.ndarray) -> np.ndarray:
+def components(u1: np.ndarray, c1: np.ndarray, u2: np.ndarray, c2: np.ndarray) -> np.ndarray:
     """Squared distance per dimension, shape (n1, n2, numeric + categorical)."""
     du = (u1[:, None, :] - u2[None, :, :]) ** 2
     dc = (c1[:, None, :] != c2[None, :, :]).astype(float)
@@ -55,51 +55,70 @@ class Hyperparameters:
     noise: float
 
 
+_MU_NOISE, _SD_NOISE, _SD_LS = -4.0, 1.0, math.sqrt(3.0)
+
+
+def _mu_ls(dim: int) -> float:
+    return math.sqrt(2.0) + 0.5 * math.log(max(dim, 1))
+
+
+def negative_log_posterior(
+    theta: np.ndarray, comps: np.ndarray, y: np.ndarray, priors: bool = True
+) -> tuple[float, np.ndarray]:
+    """−log p(y | θ) (− log prior(θ) when ``priors``) and its gradient in θ.
+
+    θ = (log length scales…, log signal variance, log noise variance); ``comps`` holds the
+    squared distance per dimension between the points (``components``). The noise variance is
+    exp(θ_noise) + 1e-6."""
+    n, dim = len(y), comps.shape[2]
+    log_ls, log_sig, log_noise = theta[:dim], theta[dim], theta[dim + 1]
+    ls2 = np.exp(2.0 * log_ls)
+    r2 = comps @ (1.0 / ls2)
+    r = np.sqrt(r2)
+    e = np.exp(-_SQRT5 * r)
+    sig = math.exp(log_sig)
+    noise = math.exp(log_noise) + _MIN_NOISE
+    k = sig * (1.0 + _SQRT5 * r + 5.0 / 3.0 * r2) * e
+    kn = k + noise * np.eye(n)
+    try:
+        lower = cholesky(kn, lower=True)
+    except np.linalg.LinAlgError:
+        return 1e10, np.zeros_like(theta)
+    alpha = cho_solve((lower, True), y)
+    nll = 0.5 * y @ alpha + np.log(np.diag(lower)).sum() + 0.5 * n * math.log(2 * math.pi)
+    w = cho_solve((lower, True), np.eye(n)) - np.outer(alpha, alpha)
+    grad = np.empty_like(theta)
+    wc = w * (sig * 5.0 / 3.0 * (1.0 + _SQRT5 * r) * e)
+    grad[:dim] = 0.5 * np.einsum("ijk,ij->k", comps, wc) / ls2
+    grad[dim] = 0.5 * np.sum(w * k)
+    grad[dim + 1] = 0.5 * np.trace(w) * math.exp(log_noise)
+    if priors:  # log-normal priors on the length scales and the noise; a weak one on the signal
+        mu_ls = _mu_ls(dim)
+        nll += np.sum((log_ls - mu_ls) ** 2) / (2 * _SD_LS**2)
+        grad[:dim] += (log_ls - mu_ls) / _SD_LS**2
+        nll += (log_noise - _MU_NOISE) ** 2 / (2 * _SD_NOISE**2)
+        grad[dim + 1] += (log_noise - _MU_NOISE) / _SD_NOISE**2
+        nll += log_sig**2 / 2.0
+        grad[dim] += log_sig
+    return float(nll), grad
+
+
 def fit_hyperparameters(
     u: np.ndarray, c: np.ndarray, y: np.ndarray, restarts: int = 2
 ) -> Hyperparameters:
     """Maximum a posteriori hyperparameters for standardised ``y``."""
-    n, dim = len(y), u.shape[1] + c.shape[1]
-    comps = _components(u, c, u, c)
-    mu_ls, sd_ls = math.sqrt(2.0) + 0.5 * math.log(max(dim, 1)), math.sqrt(3.0)
-    mu_noise, sd_noise = -4.0, 1.0
+    dim = u.shape[1] + c.shape[1]
+    comps = components(u, c, u, c)
+    mu_ls = _mu_ls(dim)
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        log_ls, log_sig, log_noise = theta[:dim], theta[dim], theta[dim + 1]
-        ls2 = np.exp(2.0 * log_ls)
-        r2 = comps @ (1.0 / ls2)
-        r = np.sqrt(r2)
-        e = np.exp(-_SQRT5 * r)
-        sig = math.exp(log_sig)
-        noise = math.exp(log_noise) + _MIN_NOISE
-        k = sig * (1.0 + _SQRT5 * r + 5.0 / 3.0 * r2) * e
-        kn = k + noise * np.eye(n)
-        try:
-            lower = cholesky(kn, lower=True)
-        except np.linalg.LinAlgError:
-            return 1e10, np.zeros_like(theta)
-        alpha = cho_solve((lower, True), y)
-        nll = 0.5 * y @ alpha + np.log(np.diag(lower)).sum() + 0.5 * n * math.log(2 * math.pi)
-        w = cho_solve((lower, True), np.eye(n)) - np.outer(alpha, alpha)
-        grad = np.empty_like(theta)
-        wc = w * (sig * 5.0 / 3.0 * (1.0 + _SQRT5 * r) * e)
-        grad[:dim] = 0.5 * np.einsum("ijk,ij->k", comps, wc) / ls2
-        grad[dim] = 0.5 * np.sum(w * k)
-        grad[dim + 1] = 0.5 * np.trace(w) * math.exp(log_noise)
-        # Log-normal priors on the length scales and the noise; a weak one on the signal.
-        nll += np.sum((log_ls - mu_ls) ** 2) / (2 * sd_ls**2)
-        grad[:dim] += (log_ls - mu_ls) / sd_ls**2
-        nll += (log_noise - mu_noise) ** 2 / (2 * sd_noise**2)
-        grad[dim + 1] += (log_noise - mu_noise) / sd_noise**2
-        nll += log_sig**2 / 2.0
-        grad[dim] += log_sig
-        return float(nll), grad
+        return negative_log_posterior(theta, comps, y)
 
     bounds = [(math.log(1e-3), math.log(1e3))] * dim + [(math.log(1e-2), math.log(1e2))]
     bounds += [(math.log(1e-9), math.log(1.0))]
     starts = [np.r_[np.full(dim, math.log(0.3 * math.sqrt(dim))), 0.0, math.log(1e-3)]]
     if restarts > 1:
-        starts.append(np.r_[np.full(dim, mu_ls), 0.0, mu_noise])
+        starts.append(np.r_[np.full(dim, mu_ls), 0.0, _MU_NOISE])
     best = None
     for theta0 in starts[:restarts]:
         res = minimize(

@@ -132,6 +132,11 @@ class GPRegionSampler(BaseRegionSampler):
     values (the posterior mean: "kriging believer"), so a batch spreads out instead of piling on
     one point. The candidates are a Sobol set over the region plus points around the region's
     best trials, refined locally around the leaders.
+
+    Fantasies are capped: at most ``max_fantasies`` running trials (the most recent) are
+    fantasised, and at most ``max_fantasies`` suggestions of one batch come from the model; the
+    rest of a larger batch are Sobol points of the region. A call's cost thus stays bounded
+    whatever the study's ``parallelism``.
     """
 
     name = "gp"
@@ -143,12 +148,38 @@ class GPRegionSampler(BaseRegionSampler):
         max_points: int = 128,
         n_candidates: int = 1024,
         value_warp: str = "none",
+        max_fantasies: int = 16,
     ) -> None:
         self.n_startup = n_startup
         self.fit_points = fit_points
         self.max_points = max_points
         self.n_candidates = n_candidates
         self.value_warp = value_warp
+        self.max_fantasies = max_fantasies
+
+    def fit(self, history: History) -> Model:
+        """The GP of ``history`` (at least two points), as ``sample`` uses it."""
+        # Hyperparameters come from the first m finished trials (by number), m = n until
+        # 2·fit_points, then m grows in steps of n/16: with many trials they are refitted rarely
+        # (and memoised), and depend only on the observations, never on the call history.
+        n = len(history.y)
+        m = n if n <= 2 * self.fit_points else n - n % (n // 16)
+        fit = _subset_index(history.y[:m], self.fit_points)
+        fy = history.y[:m][fit]
+        hp = cached_hyperparameters(
+            history.u[:m][fit], history.c[:m][fit], warp(fy, self.value_warp)
+        )
+        idx = _subset_index(history.y, self.max_points)
+        y = history.y[idx]
+        gp = GaussianProcess.build(
+            history.u[idx],
+            history.c[idx],
+            warp(y, self.value_warp),
+            hp.lengthscales,
+            hp.signal,
+            hp.noise,
+        )
+        return Model(gp, idx, y, self.value_warp == "none")
 
     def sample(
         self,
@@ -161,23 +192,15 @@ class GPRegionSampler(BaseRegionSampler):
     ) -> tuple[np.ndarray, np.ndarray]:
         if len(history.y) < self.n_startup:
             return sobol_points(enc, box, numbers, seed, 0)
-        # Hyperparameters come from the first m finished trials (by number), m = n until
-        # 2·fit_points, then m grows in steps of n/16: with many trials they are refitted rarely
-        # (and memoised), and depend only on the observations, never on the call history.
-        n = len(history.y)
-        m = n if n <= 2 * self.fit_points else n - n % (n // 16)
-        fu, fc, fy = _subset(
-            History(history.u[:m], history.c[:m], history.y[:m], history.pu, history.pc),
-            self.fit_points,
-        )
-        hp = cached_hyperparameters(fu, fc, warp(fy, self.value_warp))
-        u, c, y = _subset(history, self.max_points)
-        y = warp(y, self.value_warp)
-        gp = GaussianProcess.build(u, c, y, hp.lengthscales, hp.signal, hp.noise)
-        best = float(y.min())
+        model = self.fit(history)
+        gp, u, c, y = model.gp, model.gp.u, model.gp.c, model.gp.y
+        # The incumbent is the best posterior mean among the evaluated points, not the luckiest
+        # draw: with a noisy objective, improving on a lucky value is no improvement.
+        best = float(model.means().min())
         post = FantasyPosterior(gp)
-        if len(history.pu):
-            post.add(history.pu, history.pc)
+        running = min(len(history.pu), self.max_fantasies)
+        if running:
+            post.add(history.pu[-running:], history.pc[-running:])
         rng = np.random.default_rng([seed, numbers[0], len(history.y), 5])
         inside = enc.inside(box, u, c)
         order = np.argsort(y[inside], kind="stable")
@@ -195,7 +218,7 @@ class GPRegionSampler(BaseRegionSampler):
                 parts_c.append(lc)
         cands = post.prepare(np.vstack(parts_u), np.vstack(parts_c))
         out_u, out_c = [], []
-        for _ in numbers:
+        for _ in numbers[: self.max_fantasies]:
             score = log_expected_improvement(cands.mean, post.std(cands), best)
             points = cands
             for scale in (0.05, 0.01):  # local refinement around the leaders
@@ -209,6 +232,11 @@ class GPRegionSampler(BaseRegionSampler):
             out_u.append(points.u[i])
             out_c.append(points.c[i])
             post.add(points.u[i : i + 1], points.c[i : i + 1])
+        rest = numbers[len(out_u) :]
+        if rest:
+            su, sc = sobol_points(enc, box, rest, seed, start)
+            out_u.extend(su)
+            out_c.extend(sc)
         return np.vstack(out_u), np.vstack(out_c)
 
 
@@ -231,11 +259,38 @@ def _perturb(
     return pu, pc
 
 
-def _subset(history: History, cap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    n = len(history.y)
+def _subset_index(y: np.ndarray, cap: int) -> np.ndarray:
+    """At most ``cap`` rows: the best half, then the most recent rest, in their order."""
+    n = len(y)
     if n <= cap:
-        return history.u, history.c, history.y
+        return np.arange(n)
     keep = np.zeros(n, dtype=bool)
-    keep[np.argsort(history.y, kind="stable")[: cap // 2]] = True
+    keep[np.argpartition(y, cap // 2 - 1)[: cap // 2]] = True  # O(n), unlike a sort
     keep[np.flatnonzero(~keep)[-(cap - cap // 2) :]] = True
-    return history.u[keep], history.c[keep], history.y[keep]
+    return np.flatnonzero(keep)
+
+
+@dataclass(frozen=True)
+class Model:
+    """A fitted GP over the rows ``rows`` of a history whose values there are ``y``; the GP
+    works on standardised values."""
+
+    gp: GaussianProcess
+    rows: np.ndarray
+    y: np.ndarray
+    linear: bool = True  # the standardisation is the only warp
+
+    def means(self) -> np.ndarray:
+        """The posterior mean at the evaluated points, in the GP's standardised scale."""
+        return self.gp.posterior(self.gp.u, self.gp.c)[0]
+
+    def recommended(self) -> tuple[int, float]:
+        """(row, mean): the evaluated point whose posterior mean is best, and that mean in the
+        values' own scale (linear warps only; otherwise the value observed there)."""
+        means = self.means()
+        i = int(np.argmin(means))
+        if not self.linear:
+            return int(self.rows[i]), float(self.y[i])
+        sd = self.y.std()
+        mean = float(self.y.mean() + means[i] * (sd if sd > 0 else 1.0))
+        return int(self.rows[i]), mean

@@ -66,12 +66,17 @@ def derive_region(
     top_fraction: float,
     margin: float,
     min_width: float,
+    pool_size: int | None = None,
 ) -> RegionView:
-    """The child of ``parent`` around the best trials of ``pool`` (trials inside ``parent``)."""
+    """The child of ``parent`` around the best trials of ``pool`` (trials inside ``parent``).
+
+    ``pool_size``, when given, is the size of the whole pool, of which ``pool`` holds at least
+    the best ``ceil(top_fraction · pool_size)`` (a caller with many trials ranks them itself)."""
     if not pool:
         raise ValueError("a region is derived from at least one trial")
     ranked = sorted(pool, key=lambda o: (o.value, o.number))
-    k = max(1, math.ceil(top_fraction * len(ranked)))
+    size = len(ranked) if pool_size is None else pool_size
+    k = max(1, math.ceil(top_fraction * size))
     top = ranked[:k]
     bounds: dict[str, tuple[float, float]] = {}
     choices: dict[str, list[Any]] = {}
@@ -102,7 +107,7 @@ def derive_region(
         defining_trials=[o.number for o in top],
         details={
             "rule": "top trials of the parent, widened by margin x parent width, clipped to it",
-            "pool_size": len(ranked),
+            "pool_size": size,
             "top_fraction": top_fraction,
             "margin": margin,
             "min_width": min_width,

@@ -24,6 +24,7 @@ def make_strategy(options: object) -> BaseStrategy:
             min_width=options.min_width,
             explore_fraction=options.explore_fraction,
             sampler=options.sampler,
+            restart_after=options.restart_after,
         )
     raise ValueError(f"unknown strategy options {options!r}")
 

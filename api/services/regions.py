@@ -70,6 +70,15 @@ def load_views(session: Session, study_id: int) -> list[RegionView]:
     return [to_view(r) for r in rows]
 
 
+def region_ids(session: Session, study_id: int) -> list[int]:
+    """The ids of the study's regions in ``load_views`` order."""
+    return list(
+        session.scalars(
+            select(Region.id).where(Region.study_id == study_id).order_by(Region.stage, Region.id)
+        )
+    )
+
+
 def current_region(session: Session, study_id: int) -> Region | None:
     return session.scalars(
         select(Region)

@@ -1,10 +1,13 @@
 """Creating trials: number allocation, strategy suggestions, the in-flight top-up, completion.
 
-Every function here runs inside a write transaction that holds the study row's lock (``lock``),
-so trial numbers are unique and the in-flight count is exact under concurrent requests.
+Every function here but ``plan`` runs inside a write transaction that holds the study row's lock
+(``lock``), so trial numbers are unique and the in-flight count is exact under concurrent
+requests. ``plan`` reads without the lock; its suggestions are used only if they still hold.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
@@ -12,11 +15,11 @@ from sqlalchemy.orm import Session
 from api.db.clock import db_now
 from api.db.models import Region, Study, Trial
 from api.errors import NotFound
-from api.search.base import Observation, PendingTrial, SearchState
+from api.search.base import Observation, PendingTrial, RegionView, SearchState, Suggestion
 from api.search.registry import make_strategy
 from api.search.transforms import to_unit
 from api.services import regions as region_service
-from api.services import warm_start
+from api.services.search_history import HISTORY
 from api.services.study_config import config_of
 from caviar.schemas import StudyCreate
 from caviar.states import IN_FLIGHT
@@ -50,31 +53,20 @@ def search_trials(study: Study) -> int:
 
 
 def observations(session: Session, study: Study, config: StudyCreate) -> list[Observation]:
-    space = config.space
-    sign = -1.0 if study.direction == "maximize" else 1.0
-    rows = session.execute(
-        select(Trial.number, Trial.params, Trial.value, Trial.region_id, Trial.stage)
-        .where(Trial.study_id == study.id, Trial.state == "completed")
-        .order_by(Trial.number)
-    )
-    return [
-        Observation(
-            number=n,
-            params=params,
-            unit={k: to_unit(p, params[k]) for k, p in space.items() if k in params},
-            value=sign * value,
-            region_id=region_id,
-            stage=stage,
-        )
-        for n, params, value, region_id, stage in rows
-    ] + warm_start.observations(session, config)
+    """What the strategy learns from: a warm start's earlier results (numbered -1, -2, …), then
+    the study's finished trials that have a value, by number (see ``search_history``)."""
+    return list(HISTORY.table(session, study, config).rows)
 
 
 def pending(session: Session, study: Study, config: StudyCreate) -> list[PendingTrial]:
-    rows = session.execute(
-        select(Trial.number, Trial.params, Trial.region_id, Trial.stage)
-        .where(Trial.study_id == study.id, Trial.state.in_(IN_FLIGHT))
-        .order_by(Trial.number)
+    # Sorted here: an ORDER BY number lets SQLite walk the whole study by number instead of
+    # the few trials in flight by state.
+    rows = sorted(
+        session.execute(
+            select(Trial.number, Trial.params, Trial.region_id, Trial.stage).where(
+                Trial.study_id == study.id, Trial.state.in_(IN_FLIGHT)
+            )
+        ).all()
     )
     return [
         PendingTrial(
@@ -87,26 +79,73 @@ def pending(session: Session, study: Study, config: StudyCreate) -> list[Pending
     ]
 
 
-def create_trials(
-    session: Session, study: Study, config: StudyCreate, count: int, *, state: str
-) -> list[Trial]:
-    """Create ``count`` trials with the next numbers, params from the study's strategy."""
-    if count <= 0:
-        return []
+@dataclass(frozen=True)
+class Plan:
+    """Suggestions for the next trials, computed from a read of the study without its lock."""
+
+    trial_count: int
+    regions: tuple[int | None, ...]  # the stored regions they were drafted against
+    suggestions: list[Suggestion]
+
+
+def _suggest(
+    session: Session, study: Study, config: StudyCreate, numbers: list[int]
+) -> tuple[list[RegionView], list[Suggestion]]:
     space = dict(config.space)
     strategy = make_strategy(config.strategy)
-    numbers = list(range(study.trial_count, study.trial_count + count))
-    study.trial_count += count
     history = strategy.needs_history
+    regions = region_service.load_views(session, study.id)
     search = SearchState(
         space=space,
         seed=study.seed,
-        observations=observations(session, study, config) if history else [],
+        observations=[],
         in_flight=in_flight(session, study.id) if history else 0,
-        regions=region_service.load_views(session, study.id),
+        regions=list(regions),
         pending=pending(session, study, config) if history else [],
+        values_at=HISTORY.values_at(session, study) if history else None,
+        table=HISTORY.table(session, study, config) if history else None,
     )
-    suggestions = strategy.suggest(search, numbers)
+    return regions, strategy.suggest(search, numbers)
+
+
+def plan(session: Session, study: Study, config: StudyCreate, count: int) -> Plan:
+    """What ``create_trials`` would suggest for ``count`` trials now, without taking the lock.
+
+    The heavy part of an ask (reading the history, fitting the model) runs here, in a read
+    transaction; ``create_trials`` then only checks that no trial and no region was created
+    meanwhile. Trials that finished meanwhile were pending when the plan was made: the answer is
+    the one the same ask would have got just before them."""
+    numbers = list(range(study.trial_count, study.trial_count + count))
+    regions, suggestions = _suggest(session, study, config, numbers)
+    return Plan(study.trial_count, tuple(r.id for r in regions), suggestions)
+
+
+def create_trials(
+    session: Session,
+    study: Study,
+    config: StudyCreate,
+    count: int,
+    *,
+    state: str,
+    plan: Plan | None = None,
+) -> list[Trial]:
+    """Create ``count`` trials with the next numbers, params from the study's strategy (from
+    ``plan`` when it still holds)."""
+    if count <= 0:
+        return []
+    space = dict(config.space)
+    numbers = list(range(study.trial_count, study.trial_count + count))
+    fresh = (
+        plan is not None
+        and plan.trial_count == study.trial_count
+        and [s.number for s in plan.suggestions] == numbers
+        and plan.regions == tuple(region_service.region_ids(session, study.id))
+    )
+    if plan is not None and fresh:
+        suggestions = plan.suggestions
+    else:
+        suggestions = _suggest(session, study, config, numbers)[1]
+    study.trial_count += count
     for s in suggestions:
         if s.region.id is None:
             ids = dict(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -22,7 +22,7 @@ from api.errors import Conflict, FieldError, NotFound
 from api.search.registry import make_pruner
 from api.services import events as event
 from api.services import retest_rounds
-from api.services.scheduling import create_trials, lock, search_trials, top_up
+from api.services.scheduling import Plan, create_trials, lock, plan, search_trials, top_up
 from api.services.study_config import config_of
 from caviar.schemas import (
     HeartbeatAnswer,
@@ -61,12 +61,29 @@ def _refuse(session: Session, trial_id: int, attempt: int, want: str) -> Conflic
     return Conflict(f"trial {trial_id} is {trial.state}, not {want}", field="state")
 
 
-def ask(session: Session, study_id: int, count: int) -> list[Trial]:
+def plan_ask(session: Session, study_id: int, count: int) -> Plan | None:
+    """The suggestions ``ask`` would make for its new trials, computed in a read transaction
+    without the study's lock (None when it would make none or refuse)."""
+    study = session.get(Study, study_id)
+    if study is None or study.status != "running":
+        return None
+    config = config_of(study)
+    if config.objective.kind != "external":
+        return None
+    queued = session.scalar(
+        select(func.count()).where(Trial.study_id == study_id, Trial.state == "queued")
+    )
+    room = min(count - min(queued or 0, count), config.max_trials - search_trials(study))
+    return plan(session, study, config, room) if room > 0 else None
+
+
+def ask(session: Session, study_id: int, count: int, ahead: Plan | None = None) -> list[Trial]:
     """Hand out up to ``count`` running trials of an external study: requeued ones first.
 
     A study that is no longer running hands out only a re-test round's requeued trials, and
     otherwise an empty list (not an error), so a client's ``while trials := ask(...)`` loop
-    ends cleanly when the study completes.
+    ends cleanly when the study completes. ``ahead`` (from ``plan_ask``) saves the suggestion
+    work under the lock when it still holds.
     """
     study = lock(session, study_id)
     config = config_of(study)
@@ -76,14 +93,11 @@ def ask(session: Session, study_id: int, count: int) -> list[Trial]:
             "workers; ask is for studies whose objective is 'external'",
             field="objective.kind",
         )
-    requeued = list(
-        session.scalars(
-            select(Trial)
-            .where(Trial.study_id == study_id, Trial.state == "queued")
-            .order_by(Trial.number)
-            .limit(count)
-        )
-    )
+    # Found by state and sorted here: ORDER BY number would let SQLite walk the whole study.
+    queued = session.scalars(
+        select(Trial).where(Trial.study_id == study_id, Trial.state == "queued")
+    ).all()
+    requeued = sorted(queued, key=lambda t: t.number)[:count]
     if study.status != "running" and not requeued:  # a re-test round may run on any study
         return []
     if requeued:
@@ -94,7 +108,7 @@ def ask(session: Session, study_id: int, count: int) -> list[Trial]:
         )
     room = min(count - len(requeued), config.max_trials - search_trials(study))
     room = room if study.status == "running" else 0
-    fresh = create_trials(session, study, config, room, state="running")
+    fresh = create_trials(session, study, config, room, state="running", plan=ahead)
     for t in requeued:
         session.refresh(t)
     return requeued + fresh

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
+import yaml
+
 from caviar.client import Client
-from tests.services import Backend, wait_for, worker_process
+from tests.services import ROOT, Backend, wait_for, worker_process
 
 
 def test_coarse_to_fine_on_digits_reaches_three_stages(be: Backend, api_url: str) -> None:
@@ -84,3 +88,33 @@ def test_asha_prunes_through_the_worker_and_stores_the_reason(be: Backend, api_u
             assert curve[-1].step < 9 and t.value == curve[-1].value  # cut where it was stopped
             assert curve[-1].value > reason["threshold"]
         assert any(t.state == "completed" for t in trials)
+
+
+def readme_study(name: str) -> dict:
+    """The study of that name in the README's YAML examples, as a user would copy it."""
+    text = (ROOT / "README.md").read_text()
+    for block in re.findall(r"```yaml\n(.*?)```", text, flags=re.S):
+        body = yaml.safe_load(block)
+        if isinstance(body, dict) and body.get("name") == name:
+            return body
+    raise AssertionError(f"no YAML study named {name!r} in the README")
+
+
+def test_the_readme_digits_example_with_asha_zooms(be: Backend, api_url: str) -> None:
+    body = readme_study("digits-c2f")
+    assert body["pruner"]["name"] == "asha" and body["strategy"]["name"] == "coarse_to_fine"
+    assert body["max_trials"] == 60 and body["parallelism"] == 4
+    with worker_process(be, api_url, concurrency=2) as w, Client(api_url) as c:
+        sid = c.create_study(body).id
+        wait_for(lambda: c.study(sid).status == "completed", 300, "the README study", log=w)
+        regions = c.regions(sid)
+        trials = c.trials(sid).data
+    states = [t.state for t in trials]
+    assert len(trials) == 60 and states.count("pruned") >= 20, states
+    stages = sorted(r.stage for r in regions)
+    assert max(stages) >= 3, [(r.stage, r.details) for r in regions]
+    # Pruned trials defined regions, ranked at a step that enough trials reached.
+    by_id = {t.id: t for t in trials}
+    zoomed = [r for r in regions if r.stage > 0]
+    assert any(r.details.get("rank_step") for r in zoomed)
+    assert any(by_id[t].state == "pruned" for r in zoomed for t in r.defined_by)

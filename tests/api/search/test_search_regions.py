@@ -143,3 +143,32 @@ def test_margin_at_the_parent_edge_shifts_inward() -> None:
 def test_empty_pool_is_refused() -> None:
     with pytest.raises(ValueError):
         derive_region(whole_space(SPACE), SPACE, [], top_fraction=0.5, margin=0.1, min_width=0.1)
+
+
+def test_a_pool_given_as_its_best_trials_derives_the_same_region() -> None:
+    whole = whole_space(SPACE)
+    pool = _random_pool(whole, 200, 9)
+    opts = {"top_fraction": 0.25, "margin": 0.1, "min_width": 0.02}
+    full = derive_region(whole, SPACE, pool, **opts)
+    best = sorted(pool, key=lambda o: (o.value, o.number))[:50]
+    part = derive_region(whole, SPACE, best[::-1], pool_size=200, **opts)
+    assert part.unit_bounds == full.unit_bounds and part.choices == full.choices
+    assert part.details == full.details and part.defining_trials == full.defining_trials
+
+
+def test_a_large_top_is_stored_as_its_best_and_extreme_trials_with_the_same_bounds() -> None:
+    from api.search.coarse_to_fine import DEFINING, _defining
+    from api.search.encoding import SpaceEncoding
+
+    whole = whole_space(SPACE)
+    pool = _random_pool(whole, 2000, 11)
+    opts = {"top_fraction": 0.25, "margin": 0.1, "min_width": 0.02}
+    full = derive_region(whole, SPACE, pool, **opts)
+    ranked = sorted(range(2000), key=lambda i: (pool[i].value, i))[:500]
+    u, c = SpaceEncoding.of(SPACE).encode([o.unit for o in pool])
+    kept = _defining(np.array(ranked), u, c)
+    assert DEFINING < len(kept) < 200 and list(kept[:DEFINING]) == ranked[:DEFINING]
+    part = derive_region(whole, SPACE, [pool[i] for i in kept], pool_size=2000, **opts)
+    assert part.unit_bounds == full.unit_bounds and part.choices == full.choices
+    assert part.details["threshold"] == full.details["threshold"]
+    assert part.details["pool_size"] == 2000

@@ -238,3 +238,34 @@ def test_degenerate_spaces_and_flat_values(space: dict) -> None:
             assert contains(s.region, space, unit)
             value = 1.0 if s.number % 5 else math.nan  # flat values, some failed
             obs.append(Observation(s.number, s.params, unit, value, s.region.id, s.region.stage))
+
+
+def test_a_stalled_region_restarts_in_another_basin() -> None:
+    """Two basins; the zoom went to the worse one. With restart_after=1 the next zoom leaves
+    the stalled region for the best trials outside it; with 0 it zooms on in place."""
+    space = {"x": FloatParam(type="float", low=0.0, high=1.0)}
+    whole = whole_space(space)
+    whole.id = 0
+    stalled = RegionView(1, {"x": (0.0, 0.3)}, parent_id=0, id=1, details={"opened_at_trial": 20})
+    obs = [Observation(i, {"x": 0.1}, {"x": 0.1}, 0.5, 0, 0) for i in range(10)]  # basin A
+    obs += [Observation(10 + i, {"x": 0.8}, {"x": 0.8}, 0.6, 0, 0) for i in range(10)]  # B
+    # The region's own trials (opened at 20) are no better than 0.5: a stall.
+    obs += [Observation(20 + i, {"x": 0.12}, {"x": 0.12}, 0.55, 1, 1) for i in range(16)]
+    state = SearchState(space, 1, obs, 0, [whole, stalled])
+    [kept] = CoarseToFineSampler(restart_after=0, explore_fraction=0.0).suggest(state, [36])
+    [moved] = CoarseToFineSampler(restart_after=1, explore_fraction=0.0).suggest(state, [36])
+    assert kept.region.parent_id == 1 and kept.region.unit_bounds["x"][1] <= 0.3
+    assert "stalls" not in kept.region.details  # the rule is off: nothing recorded
+    assert moved.region.parent_id == 0 and moved.region.details["restarted_from"] == 1
+    lo, hi = moved.region.unit_bounds["x"]
+    assert lo > 0.3 and lo <= 0.8 <= hi  # around basin B, outside the stalled region
+    assert moved.region.details["stalls"] == 0
+    # An improving region is no stall: it zooms on in place even with restart_after=1.
+    better = [
+        *obs[:20],
+        *(Observation(20 + i, {"x": 0.12}, {"x": 0.12}, 0.4, 1, 1) for i in range(16)),
+    ]
+    [on] = CoarseToFineSampler(restart_after=1, explore_fraction=0.0).suggest(
+        SearchState(space, 1, better, 0, [whole, stalled]), [36]
+    )
+    assert on.region.parent_id == 1 and "restarted_from" not in on.region.details

@@ -1,0 +1,193 @@
+"""The finished trials a study's strategy learns from, kept between requests.
+
+Each api process keeps, per study, the finished trials that have a value as a ``GrowingTable``
+(after a warm start's earlier results, read once),
+and the values at the steps a strategy asked for. A request reads only what it lacks:
+
+- ``low`` is the lowest trial number that was not finished at the previous read. A finished
+  trial never changes again, so every trial below ``low`` is already held; the read looks at
+  the numbers from ``low`` on (the trials in flight and those that finished since, in the usual
+  case), and loads params only for the finished ones it does not hold.
+- Every replica reads the database itself, so several api processes stay exact; a study that
+  was deleted and re-created under the same id is told apart by its creation time.
+
+The cost of a read is the number of trials at or above ``low``: one trial that stays unfinished
+for long (a client that asked and vanished before its heartbeat grace ends) keeps ``low`` down
+until the reaper requeues or fails it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.db.models import Study, Trial, TrialReport
+from api.search.base import Observation
+from api.search.encoding import SpaceEncoding
+from api.search.table import GrowingTable, ObservationTable
+from api.search.transforms import to_unit
+from api.services import warm_start
+from caviar.schemas import StudyCreate
+from caviar.states import FINISHED_STATES, TRIAL_STATES
+
+SCORED = ("completed", "pruned")  # finished states whose value strategies learn from
+UNFINISHED = tuple(s for s in TRIAL_STATES if s not in FINISHED_STATES)
+_MAX_STUDIES = 64
+_IN_LIST = 500  # up to this many new trials are looked up by id, more by study
+
+
+@dataclass
+class _Entry:
+    created_at: datetime
+    table: GrowingTable
+    low: int = 0
+    ids: dict[int, int] = field(default_factory=dict)  # trial id -> number
+    added: list[int] = field(default_factory=list)  # trial ids, in the order they were added
+    curves: dict[int, tuple[int, dict[int, float]]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class SearchHistory:
+    """Per-study finished trials, read incrementally (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[int, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def table(self, session: Session, study: Study, config: StudyCreate) -> ObservationTable:
+        """Every finished trial of ``study`` that has a value, as the database shows it now."""
+        entry = self._entry(session, study, config)
+        with entry.lock:
+            self._refresh(session, entry, study, config)
+            return entry.table.snapshot()
+
+    def values_at(self, session: Session, study: Study) -> Callable[[int], dict[int, float]]:
+        """The held trials' reported values at one step, by number, lower is better."""
+        sign = -1.0 if study.direction == "maximize" else 1.0
+
+        def at(step: int) -> dict[int, float]:
+            entry = self._entries.get(study.id)  # looked up when asked: after ``table``
+            if entry is None:
+                return {}
+            with entry.lock:
+                done, curve = entry.curves.get(step, (0, {}))
+                new = entry.added[done:]
+                if new:
+                    curve = dict(curve)
+                    q = (  # the attempt that finished the trial
+                        select(TrialReport.trial_id, TrialReport.value)
+                        .join(Trial, Trial.id == TrialReport.trial_id)
+                        .where(
+                            TrialReport.study_id == study.id,
+                            TrialReport.step == step,
+                            TrialReport.attempt == Trial.attempt,
+                        )
+                    )
+                    if len(new) <= _IN_LIST:
+                        q = q.where(TrialReport.trial_id.in_(new))
+                    for tid, v in session.execute(q):
+                        if tid in entry.ids:
+                            curve[entry.ids[tid]] = sign * v
+                    entry.curves[step] = (len(entry.added), curve)
+                return curve
+
+        return at
+
+    def forget(self, study_id: int) -> None:
+        with self._lock:
+            self._entries.pop(study_id, None)
+
+    def _entry(self, session: Session, study: Study, config: StudyCreate) -> _Entry:
+        with self._lock:
+            entry = self._entries.get(study.id)
+            if entry is None or entry.created_at != study.created_at:
+                entry = _Entry(study.created_at, GrowingTable(SpaceEncoding.of(config.space)))
+                # A warm start's earlier results come first (numbered -1, -2, …), read once.
+                entry.table.add(warm_start.observations(session, config))
+                self._entries[study.id] = entry
+            self._entries.move_to_end(study.id)
+            while len(self._entries) > _MAX_STUDIES:
+                self._entries.popitem(last=False)
+            return entry
+
+    def _refresh(self, session: Session, entry: _Entry, study: Study, config: StudyCreate) -> None:
+        # The unfinished trials are few: found by state, their lowest number taken here (a MIN
+        # in SQL would let SQLite walk the study by number).
+        unfinished = session.scalars(
+            select(Trial.number).where(Trial.study_id == study.id, Trial.state.in_(UNFINISHED))
+        ).all()
+        low = min(unfinished, default=None)
+        # A range of numbers (the (study, number) index); the states are checked here.
+        above = session.execute(
+            select(Trial.id, Trial.state, Trial.value.is_not(None)).where(
+                Trial.study_id == study.id, Trial.number >= entry.low
+            )
+        ).all()
+        new = [tid for tid, state, valued in above if state in SCORED and valued]
+        new = [tid for tid in new if tid not in entry.ids]
+        # Trials below ``low`` are finished now and were read above (or held before).
+        entry.low = max(entry.low, study.trial_count if low is None else low)
+        if not new:
+            return
+        loaded = _load(session, study, config, new)
+        entry.table.add([o for _, o in loaded])
+        for tid, o in loaded:
+            entry.ids[tid] = o.number
+            entry.added.append(tid)
+
+
+def _load(
+    session: Session, study: Study, config: StudyCreate, ids: list[int]
+) -> list[tuple[int, Observation]]:
+    """(trial id, observation) of the trials ``ids``, each with its last reported step."""
+    space = config.space
+    sign = -1.0 if study.direction == "maximize" else 1.0
+    steps_q = (  # the last step of the attempt that finished the trial
+        select(TrialReport.trial_id, func.max(TrialReport.step))
+        .join(Trial, Trial.id == TrialReport.trial_id)
+        .where(TrialReport.attempt == Trial.attempt)
+        .group_by(TrialReport.trial_id)
+    )
+    rows_q = select(
+        Trial.id, Trial.number, Trial.params, Trial.value, Trial.region_id, Trial.stage, Trial.state
+    ).order_by(Trial.number)
+    if len(ids) <= _IN_LIST:
+        steps_q = steps_q.where(TrialReport.trial_id.in_(ids))
+        rows_q = rows_q.where(Trial.id.in_(ids))
+    else:
+        wanted = set(ids)
+        steps_q = steps_q.where(TrialReport.study_id == study.id)
+        rows_q = rows_q.where(
+            Trial.study_id == study.id, Trial.state.in_(SCORED), Trial.value.is_not(None)
+        )
+    steps = dict(session.execute(steps_q).all())
+    out = []
+    for tid, n, params, value, region_id, stage, state in session.execute(rows_q):
+        if len(ids) > _IN_LIST and tid not in wanted:
+            continue
+        out.append(
+            (
+                tid,
+                Observation(
+                    number=n,
+                    params=params,
+                    unit={k: to_unit(p, params[k]) for k, p in space.items() if k in params},
+                    value=sign * value,
+                    region_id=region_id,
+                    stage=stage,
+                    pruned=state == "pruned",
+                    step=steps.get(tid),
+                ),
+            )
+        )
+    return out
+
+
+#: The api process's cache, shared by its request threads.
+HISTORY = SearchHistory()

@@ -1,0 +1,118 @@
+"""The Gaussian process, tested like a library: its gradient, its fit and posterior against
+scikit-learn's with the same fixed kernel, and the fantasy update against a full refit."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.optimize import check_grad
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import ConstantKernel, Matern
+
+from api.search.gaussian_process import (
+    FantasyPosterior,
+    GaussianProcess,
+    components,
+    fit_hyperparameters,
+    negative_log_posterior,
+)
+
+
+def data(n: int, du: int, dc: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    u = rng.random((n, du))
+    c = rng.integers(0, 3, size=(n, dc))
+    y = np.sin(6 * u).sum(1) + 0.3 * (c == 1).sum(1) + 0.05 * rng.normal(size=n)
+    return u, c, (y - y.mean()) / y.std()
+
+
+@pytest.mark.parametrize("priors", [True, False])
+@pytest.mark.parametrize("dc", [0, 2])
+def test_the_gradient_matches_finite_differences(priors: bool, dc: int) -> None:
+    u, c, y = data(25, 3, dc, 1)
+    comps = components(u, c, u, c)
+    rng = np.random.default_rng(2)
+    for _ in range(5):
+        theta = np.r_[rng.normal(-0.5, 0.5, 3 + dc), rng.normal(0, 0.5), rng.normal(-4, 1)]
+        err = check_grad(
+            lambda t: negative_log_posterior(t, comps, y, priors)[0],
+            lambda t: negative_log_posterior(t, comps, y, priors)[1],
+            theta,
+            epsilon=1e-6,
+        )
+        scale = np.linalg.norm(negative_log_posterior(theta, comps, y, priors)[1])
+        assert err <= 1e-4 * max(scale, 1.0), (err, scale)
+
+
+def sklearn_gp(u: np.ndarray, y: np.ndarray, gp: GaussianProcess) -> GaussianProcessRegressor:
+    kernel = ConstantKernel(gp.signal, "fixed") * Matern(
+        length_scale=gp.lengthscales, length_scale_bounds="fixed", nu=2.5
+    )
+    return GaussianProcessRegressor(kernel, alpha=gp.noise, optimizer=None).fit(u, y)
+
+
+def test_fit_and_posterior_match_scikit_learn_with_the_same_kernel() -> None:
+    u, c, y = data(40, 4, 0, 3)
+    gp = GaussianProcess.fit(u, c, y)
+    ref = sklearn_gp(u, y, gp)
+    # The marginal likelihood at the fitted hyperparameters (priors off) is scikit-learn's.
+    theta = np.r_[np.log(gp.lengthscales), math.log(gp.signal), math.log(gp.noise - 1e-6)]
+    nll, _ = negative_log_posterior(theta, components(u, c, u, c), y, priors=False)
+    assert nll == pytest.approx(-ref.log_marginal_likelihood_value_, rel=1e-8, abs=1e-8)
+    test = np.random.default_rng(4).random((200, 4))
+    mean, std = gp.posterior(test, np.zeros((200, 0), dtype=int))
+    want_mean, want_std = ref.predict(test, return_std=True)
+    assert np.allclose(mean, want_mean, atol=1e-8)
+    assert np.allclose(std, want_std, atol=1e-6)
+
+
+def test_categorical_dimensions_match_a_one_hot_kernel() -> None:
+    """A categorical's distance is 0 or 1: a one-hot encoding scaled by 1/√2 gives the same."""
+    u, c, y = data(30, 2, 1, 5)
+    gp = GaussianProcess.fit(u, c, y)
+    onehot = np.eye(3)[c[:, 0]] / math.sqrt(2)
+    x = np.hstack([u, onehot])
+    ls = np.r_[gp.lengthscales[:2], np.repeat(gp.lengthscales[2], 3)]
+    ref = sklearn_gp(x, y, GaussianProcess(u, c, y, ls, gp.signal, gp.noise, gp.chol, gp.alpha))
+    tu, tc = (
+        np.random.default_rng(6).random((50, 2)),
+        np.random.default_rng(7).integers(0, 3, (50, 1)),
+    )
+    mean, std = gp.posterior(tu, tc)
+    want_mean, want_std = ref.predict(
+        np.hstack([tu, np.eye(3)[tc[:, 0]] / math.sqrt(2)]), return_std=True
+    )
+    assert np.allclose(mean, want_mean, atol=1e-8) and np.allclose(std, want_std, atol=1e-6)
+
+
+def test_the_fitted_noise_follows_the_data() -> None:
+    rng = np.random.default_rng(8)
+    u = rng.random((60, 1))
+    clean = np.sin(6 * u[:, 0])
+    noisy = clean + 0.5 * rng.normal(size=60)
+    z = lambda v: (v - v.mean()) / v.std()  # noqa: E731
+    quiet = fit_hyperparameters(u, np.zeros((60, 0), int), z(clean))
+    loud = fit_hyperparameters(u, np.zeros((60, 0), int), z(noisy))
+    assert loud.noise > 10 * quiet.noise and loud.noise > 0.05
+
+
+def test_the_fantasy_update_equals_a_refit_with_the_fantasised_values() -> None:
+    u, c, y = data(30, 3, 1, 9)
+    gp = GaussianProcess.fit(u, c, y)
+    post = FantasyPosterior(gp)
+    rng = np.random.default_rng(10)
+    fu, fc = rng.random((5, 3)), rng.integers(0, 3, (5, 1))
+    tu, tc = rng.random((100, 3)), rng.integers(0, 3, (100, 1))
+    points = post.prepare(tu, tc)
+    believed = []  # kriging believer: each fantasy takes the posterior mean given the earlier ones
+    full = gp
+    for k in range(5):
+        post.add(fu[k : k + 1], fc[k : k + 1])
+        m, _ = full.posterior(fu[k : k + 1], fc[k : k + 1])
+        believed.append(m[0])
+        full = gp.condition(fu[: k + 1], fc[: k + 1], np.array(believed))
+    mean, std = full.posterior(tu, tc)
+    assert np.allclose(points.mean, mean, atol=1e-8)  # believed values leave the mean unchanged
+    assert np.allclose(post.std(points), std, atol=1e-6)

@@ -1,0 +1,50 @@
+"""The recommended configuration: the best posterior mean, not the luckiest draw."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from api.search.base import Observation, SearchState, whole_space
+from api.search.coarse_to_fine import CoarseToFineSampler
+from caviar.space import FloatParam
+
+SPACE = {"x": FloatParam(type="float", low=0.0, high=1.0)}
+
+
+def observations(lucky: float) -> list[Observation]:
+    rng = np.random.default_rng(3)
+    xs = np.r_[np.linspace(0.0, 1.0, 30), 0.9 + 0.01 * np.arange(-3, 4)]
+    ys = (xs - 0.3) ** 2 + 0.03 * rng.normal(size=len(xs))
+    ys[-4] = lucky  # x = 0.9, truly 0.36: one lucky draw among its neighbours
+    return [
+        Observation(i, {"x": float(x)}, {"x": float(x)}, float(y), 0, 0)
+        for i, (x, y) in enumerate(zip(xs, ys, strict=True))
+    ]
+
+
+def state(obs: list[Observation]) -> SearchState:
+    return SearchState(SPACE, 1, obs, 0, [whole_space(SPACE)])
+
+
+def test_a_lucky_draw_is_not_recommended() -> None:
+    obs = observations(lucky=-0.2)
+    assert min(obs, key=lambda o: o.value).params["x"] == 0.9  # the best observed value
+    rec = CoarseToFineSampler().recommend(state(obs))
+    assert rec is not None
+    x = obs[rec.number].params["x"]
+    assert abs(x - 0.3) < 0.1, x
+    assert -0.05 < rec.mean < 0.05  # the model's value there, not the noisy draw
+
+
+def test_without_a_model_the_best_observed_value_is_recommended() -> None:
+    obs = observations(lucky=-0.2)
+    rec = CoarseToFineSampler(sampler="sobol").recommend(state(obs))
+    assert rec is not None and obs[rec.number].params["x"] == 0.9 and rec.mean == -0.2
+    assert CoarseToFineSampler().recommend(state([])) is None
+
+
+def test_pruned_trials_are_never_recommended() -> None:
+    obs = observations(lucky=0.5)
+    obs[5] = Observation(5, obs[5].params, obs[5].unit, -9.0, 0, 0, pruned=True, step=1)
+    rec = CoarseToFineSampler().recommend(state(obs))
+    assert rec is not None and rec.number != 5

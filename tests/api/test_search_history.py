@@ -1,0 +1,113 @@
+"""The per-study search history: read incrementally, always equal to a full read; and asks that
+plan without the lock stay exact when two api replicas serve one coarse-to-fine study."""
+
+from __future__ import annotations
+
+import random
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from api.db.models import Study
+from api.db.session import Database
+from api.services.search_history import SearchHistory
+from api.services.study_config import config_of
+from caviar.client import Client
+from tests.services import Backend, api_server
+
+NAMES = ("number", "value", "region", "stage", "pruned", "step", "u", "c")
+
+
+def c2f_study(c: Client, max_trials: int) -> int:
+    return c.create_study(
+        {
+            "name": "history",
+            "direction": "maximize",
+            "objective": {"kind": "external"},
+            "space": {
+                "x": {"type": "float", "low": 1e-4, "high": 1, "scale": "log"},
+                "k": {"type": "categorical", "choices": ["a", "b"]},
+            },
+            "strategy": {"name": "coarse_to_fine", "stage_trials": 6},
+            "max_trials": max_trials,
+        }
+    ).id
+
+
+def test_an_incremental_history_equals_a_full_read(be: Backend, api_url: str) -> None:
+    db = Database(be.database_url)
+    kept = SearchHistory()
+    rng = random.Random(4)
+    try:
+        with Client(api_url) as c:
+            sid = c2f_study(c, 60)
+            flying = []
+            while True:
+                flying += c.ask(sid, rng.choice([1, 2, 3]))
+                rng.shuffle(flying)  # trials finish out of number order
+                for t in flying[: rng.randint(0, len(flying))]:
+                    flying.remove(t)
+                    pruned = rng.random() < 0.4
+                    for step in range(1, (2 if pruned else 4) + 1):
+                        c.report(t.id, 1, step, t.params["x"] * step)
+                    c.tell(t.id, 1, "pruned" if pruned else "completed", t.params["x"] * 4)
+                with db.read_session() as s:
+                    study = s.get(Study, sid)
+                    assert study is not None
+                    got = kept.table(s, study, config_of(study))
+                    want = SearchHistory().table(s, study, config_of(study))
+                    assert [o.number for o in got.rows] == [o.number for o in want.rows]
+                    for name in NAMES:
+                        assert np.array_equal(getattr(got, name), getattr(want, name)), name
+                    at3 = kept.values_at(s, study)(3)
+                    assert at3 == fresh_values_at(s, study, 3)
+                    assert len(at3) == int((got.step >= 3).sum())
+                if study.trial_count >= 60:
+                    break
+            assert got.pruned.any() and (~got.pruned).any()
+            # The study's answer shows the strategy's recommendation beside the best value.
+            answer = c.study(sid)
+            rec = answer.recommended
+            assert rec is not None and answer.best is not None
+            trial = next(t for t in c.trials(sid).data if t.id == rec.trial_id)
+            assert trial.state == "completed" and trial.number == rec.number
+            assert trial.params == rec.params and rec.mean <= answer.best.value + 1.0
+            assert all(s.recommended is None for s in c.studies().data)
+            assert (got.value == -4 * np.array([o.params["x"] for o in got.rows])).all()
+    finally:
+        db.dispose()
+
+
+def fresh_values_at(s: Session, study: Study, step: int) -> dict[int, float]:
+    fresh = SearchHistory()
+    at = fresh.values_at(s, study)  # made before the first read, used after it (as the service)
+    fresh.table(s, study, config_of(study))
+    return at(step)
+
+
+def test_two_replicas_ask_and_tell_one_coarse_to_fine_study(be: Backend, api_url: str) -> None:
+    with api_server(be) as other, Client(api_url) as c:
+        sid = c2f_study(c, 48)
+        urls = [api_url, other]
+
+        def client(k: int) -> list[tuple[int, int]]:
+            out = []
+            with Client(urls[k % 2], timeout=60) as cc:
+                for _ in range(3):
+                    for t in cc.ask(sid, 2):
+                        cc.tell(t.id, 1, "completed", t.params["x"])
+                        out.append((t.id, t.number))
+            return out
+
+        with ThreadPoolExecutor(8) as pool:
+            done = [x for f in [pool.submit(client, k) for k in range(8)] for x in f.result()]
+        numbers = sorted(n for _, n in done)
+        assert numbers == list(range(48))
+        trials = c.trials(sid).data
+        regions = {r.id: r for r in c.regions(sid)}
+        assert len(regions) >= 3  # it zoomed, with the history read by both replicas
+        for t in trials:  # each trial lies in the region it was suggested in
+            assert t.state == "completed" and t.region_id in regions
+            b = regions[t.region_id].bounds["x"]
+            assert b["low"] <= t.params["x"] <= b["high"]
