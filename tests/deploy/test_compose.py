@@ -52,18 +52,35 @@ def test_one_image_and_the_right_commands() -> None:
     services = compose()["services"]
     caviar = {name: services[name] for name in ("migrate", "api", "worker")}
     assert {(s["image"], s["build"]) for s in caviar.values()} == {("caviar:local", ".")}
-    assert caviar["migrate"]["command"] == ["caviar", "migrate"]
+    migrate = caviar["migrate"]["command"]
+    assert migrate[:2] == ["sh", "-c"]
+    steps = [step.split() for step in migrate[2].split("&&")]
+    assert steps[0] == ["caviar", "migrate"]
+    # then the deployment's tokens: an api off loopback refuses to start without one
+    roles = {step[step.index("--role") + 1] for step in steps[1:]}
+    assert all(step[:4] == ["python", "-m", "api.tokens", "add"] for step in steps[1:])
+    assert roles == {"admin", "worker"}
     assert caviar["api"]["command"][:2] == ["caviar", "api"]
     assert "--no-migrate" in caviar["api"]["command"]
     assert caviar["api"]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
     assert caviar["worker"]["command"][:2] == ["caviar", "worker"]
-    for s in caviar.values():  # every command parses as the CLI's own
+    for s in (caviar["api"], caviar["worker"]):  # every command parses as the CLI's own
         parses(s["command"][1:])
+    parses(steps[0][1:])
 
 
 def test_workers_know_only_the_broker_and_the_api() -> None:
     services = compose()["services"]
-    assert set(services["worker"]["environment"]) == {"CAVIAR_BROKER_URL", "CAVIAR_API_URL"}
+    assert set(services["worker"]["environment"]) == {
+        "CAVIAR_BROKER_URL",
+        "CAVIAR_API_URL",
+        "CAVIAR_TOKEN",
+    }
+    # the workers' token is the one the migrate job stores with the worker role
+    assert services["worker"]["environment"]["CAVIAR_TOKEN"].startswith("${CAVIAR_WORKER_TOKEN")
+    assert services["migrate"]["environment"]["CAVIAR_WORKER_TOKEN"].startswith(
+        "${CAVIAR_WORKER_TOKEN"
+    )
     assert "CAVIAR_DATABASE_URL" in services["api"]["environment"]
     assert (
         services["api"]["environment"]["CAVIAR_BROKER_URL"]
