@@ -195,7 +195,9 @@ def test_redis_restarted_empty_mid_study(
         trials = c.trials(sid).data
     assert [t.state for t in trials] == ["completed"] * 8
     resent = [e for e in events(db, sid) if e[2] == "resent"]
-    assert resent and all("broker queue" in e[3] for e in resent)
+    # lost in the restart; a trial created while Redis was down was never sent at all
+    assert any("broker queue" in e[3] for e in resent)
+    assert all("broker queue" in e[3] or "never sent" in e[3] for e in resent)
 
 
 def test_api_restarted_mid_study(fleet_be: Backend, api: ApiProcess, db: sa.Engine) -> None:
