@@ -6,7 +6,7 @@ only: clamp both (in the config and in the ``heartbeat_grace`` column). The limi
 out here, as they were when this revision was made.
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0004
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
