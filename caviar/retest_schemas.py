@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from caviar.bounds import Name
+
 RoundTrigger = Literal["schedule", "new_data", "manual"]
 RoundState = Literal["running", "finished"]
 Verdict = Literal["fresh", "stale"]
@@ -38,7 +40,9 @@ class RetestConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    every: str | None = Field(default=None, max_length=32, examples=["7d", "6h", "45s"])
+    every: str | None = Field(
+        default=None, max_length=32, pattern=_DURATION.pattern, examples=["7d", "6h", "45s"]
+    )
     on_new_data: bool = False
     top_k: int = Field(default=3, ge=1, le=20)
     repeats: int = Field(default=3, ge=1, le=10)
@@ -81,7 +85,7 @@ class StudyUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Name | None = None
     retest: RetestConfig | None = None
 
 

@@ -7,6 +7,23 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from caviar.bounds import (
+    MAX_FIXED,
+    MAX_HEARTBEAT_GRACE,
+    MAX_METRICS,
+    MAX_TRIALS_PER_REQUEST,
+    NO_NUL,
+    Attempt,
+    BoundedFloat,
+    Choice,
+    DatasetRef,
+    ErrorText,
+    Key,
+    MetricName,
+    Name,
+    Step,
+    keys_by_pattern,
+)
 from caviar.functions import FunctionName
 from caviar.retest_schemas import RetestConfig, WarmStart, WarmStartReport
 from caviar.search_config import NoPruner, Pruner, RandomStrategy, Strategy
@@ -16,7 +33,7 @@ from caviar.trainer_params import Metric
 
 StudyStatus = Literal["running", "completed", "cancelled"]
 Direction = Literal["minimize", "maximize"]
-Value = Annotated[float, Field(allow_inf_nan=False)]
+Value = BoundedFloat
 
 
 class _In(BaseModel):
@@ -30,10 +47,12 @@ class FunctionObjective(_In):
 
 class TrainObjective(_In):
     kind: Literal["train"]
-    dataset: str = Field(min_length=1, max_length=128)
+    dataset: DatasetRef
     epochs: int = Field(default=20, ge=1, le=10_000)
     metric: Metric = "val_loss"
-    fixed: dict[str, Any] = Field(default_factory=dict)
+    fixed: dict[Key, Choice] = Field(
+        default_factory=dict, max_length=MAX_FIXED, json_schema_extra=keys_by_pattern
+    )
 
 
 class ExternalObjective(_In):
@@ -46,19 +65,26 @@ Objective = Annotated[
 
 
 class StudyCreate(_In):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     direction: Direction = "minimize"
     objective: Objective
     space: Space
     strategy: Strategy = Field(default_factory=RandomStrategy)
     pruner: Pruner = Field(default_factory=NoPruner)
     max_trials: int = Field(default=100, ge=1, le=1_000_000)
-    parallelism: int = Field(default=4, ge=1, le=10_000)
+    parallelism: int = Field(
+        default=4,
+        ge=1,
+        le=MAX_TRIALS_PER_REQUEST,
+        description="Trials in flight at once (at most 256: one request never creates more).",
+    )
     seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
     max_attempts: int = Field(default=3, ge=1, le=100)
     heartbeat_grace: float | None = Field(
         default=None,
         gt=0,
+        le=MAX_HEARTBEAT_GRACE,
+        allow_inf_nan=False,
         description="Seconds without a report after which a running trial goes back to the "
         "queue. Default: 120 for built-in objectives, never for external ones.",
     )
@@ -135,7 +161,7 @@ class TrialsPublic(BaseModel):
 
 
 class AskRequest(_In):
-    count: int = Field(default=1, ge=1, le=1000)
+    count: int = Field(default=1, ge=1, le=MAX_TRIALS_PER_REQUEST)
 
 
 WorkerName = Annotated[
@@ -143,6 +169,7 @@ WorkerName = Annotated[
     Field(
         min_length=1,
         max_length=200,
+        pattern=NO_NUL,
         description="who does the work: a Caviar worker sends its Celery hostname and pid",
     ),
 ]
@@ -151,12 +178,12 @@ WorkerName = Annotated[
 class StartRequest(_In):
     """A worker's claim of a queued trial's attempt. The same worker may repeat its claim."""
 
-    attempt: int = Field(ge=1)
+    attempt: Attempt
     worker: WorkerName | None = None
 
 
 class HeartbeatRequest(_In):
-    attempt: int = Field(ge=1)
+    attempt: Attempt
     worker: WorkerName | None = None
 
 
@@ -169,10 +196,12 @@ class HeartbeatAnswer(BaseModel):
 
 
 class ReportCreate(_In):
-    attempt: int = Field(ge=1)
-    step: int = Field(ge=0)
+    attempt: Attempt
+    step: Step
     value: Value
-    metrics: dict[str, Value] = Field(default_factory=dict)
+    metrics: dict[MetricName, Value] = Field(
+        default_factory=dict, max_length=MAX_METRICS, json_schema_extra=keys_by_pattern
+    )
     worker: WorkerName | None = None
 
 
@@ -201,10 +230,10 @@ class ReportsPublic(BaseModel):
 
 
 class TellCreate(_In):
-    attempt: int = Field(ge=1)
+    attempt: Attempt
     state: TellState
     value: Value | None = None
-    error: str | None = Field(default=None, max_length=10_000)
+    error: ErrorText | None = None
     worker: WorkerName | None = None
 
 

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from caviar.bounds import DB_INT_MAX
+
+
+def _name_required(schema: dict[str, Any]) -> None:
+    """The union's tag ``name`` is required on the wire, even where it has a default."""
+    required = schema.setdefault("required", [])
+    if "name" not in required:
+        required.insert(0, "name")
+
 
 class _Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_name_required)
 
 
 class RandomStrategy(_Options):
@@ -90,17 +99,17 @@ class MedianPruner(_Options):
     """Stop a trial whose value at a step is worse than the median of others at that step."""
 
     name: Literal["median"]
-    warmup_steps: int = Field(default=2, ge=0)
-    min_trials: int = Field(default=4, ge=1)
+    warmup_steps: int = Field(default=2, ge=0, le=DB_INT_MAX)
+    min_trials: int = Field(default=4, ge=1, le=1_000_000)
 
 
 class AshaPruner(_Options):
     """Asynchronous successive halving: at rungs min_resource·η^k keep the best 1/η."""
 
     name: Literal["asha"]
-    min_resource: int = Field(default=1, ge=1)
-    reduction_factor: int = Field(default=3, ge=2)
-    bootstrap_count: int = Field(default=0, ge=0)
+    min_resource: int = Field(default=1, ge=1, le=DB_INT_MAX)
+    reduction_factor: int = Field(default=3, ge=2, le=1000)
+    bootstrap_count: int = Field(default=0, ge=0, le=1_000_000)
 
 
 Pruner = Annotated[NoPruner | MedianPruner | AshaPruner, Field(discriminator="name")]

@@ -9,24 +9,48 @@ Scales:
 
 from __future__ import annotations
 
-import math
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from caviar.bounds import (
+    MAX_CHOICES,
+    MAX_PARAMS,
+    BoundedFloat,
+    Choice,
+    Key,
+    SpaceInt,
+    keys_by_pattern,
+)
+
 Scale = Literal["linear", "log", "reverse_log"]
-Choice = str | int | float | bool
 
 
 class _Param(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _when_scale(scale: str, bound: str, rule: dict[str, float]) -> dict[str, Any]:
+    """JSON Schema of a scale's rule on one bound, so the published schema states it too."""
+    return {
+        "if": {"properties": {"scale": {"const": scale}}, "required": ["scale"]},
+        "then": {"properties": {bound: rule}},
+    }
+
+
+LOG_LOW = _when_scale("log", "low", {"exclusiveMinimum": 0})
+REVERSE_LOG_HIGH = _when_scale("reverse_log", "high", {"exclusiveMaximum": 1})
+
+
 class FloatParam(_Param):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"allOf": [LOG_LOW, REVERSE_LOG_HIGH]}
+    )
+
     type: Literal["float"]
     scale: Scale = "linear"
-    low: float = Field(allow_inf_nan=False)
-    high: float = Field(allow_inf_nan=False)
+    low: BoundedFloat
+    high: BoundedFloat
 
     @field_validator("low")
     @classmethod
@@ -47,10 +71,12 @@ class FloatParam(_Param):
 
 
 class IntParam(_Param):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"allOf": [LOG_LOW]})
+
     type: Literal["int"]
     scale: Literal["linear", "log"] = "linear"
-    low: int
-    high: int
+    low: SpaceInt
+    high: SpaceInt
 
     @field_validator("low")
     @classmethod
@@ -70,19 +96,21 @@ class IntParam(_Param):
 
 class CategoricalParam(_Param):
     type: Literal["categorical"]
-    choices: list[Choice] = Field(min_length=1)
+    choices: list[Choice] = Field(
+        min_length=1, max_length=MAX_CHOICES, json_schema_extra={"uniqueItems": True}
+    )
 
     @field_validator("choices")
     @classmethod
     def _distinct(cls, choices: list[Choice]) -> list[Choice]:
         if len({(type(c).__name__, c) for c in choices}) != len(choices):
             raise ValueError("choices must be distinct")
-        for c in choices:
-            if isinstance(c, float) and not math.isfinite(c):
-                raise ValueError("choices must be finite")
         return choices
 
 
 Param = Annotated[FloatParam | IntParam | CategoricalParam, Field(discriminator="type")]
-ParamName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")]
-Space = Annotated[dict[ParamName, Param], Field(min_length=1, max_length=64)]
+ParamName = Key
+Space = Annotated[
+    dict[ParamName, Param],
+    Field(min_length=1, max_length=MAX_PARAMS, json_schema_extra=keys_by_pattern),
+]

@@ -3,17 +3,22 @@ table (server-side sort, filter and paging, CSV export) and the form's options."
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from functools import cache
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.deps import ReadSessionDep
+from api.openapi import responses
+from api.params import Offset, StudyId
 from api.services import studies as study_service
 from api.services.dashboard import export, form, grid, plots, table
+from caviar.bounds import DB_INT_MAX, NO_NUL
 from caviar.dashboard_schemas import (
     DashboardOptions,
     DashboardSnapshot,
@@ -25,10 +30,23 @@ from caviar.states import TrialState
 
 router = APIRouter(prefix="/api", tags=["dashboard"])
 
-StatesQuery = Annotated[list[TrialState], Query(default_factory=list, alias="state")]
-StagesQuery = Annotated[list[int], Query(default_factory=list, alias="stage")]
+StatesQuery = Annotated[
+    list[TrialState], Query(default_factory=list, alias="state", max_length=100)
+]
+StagesQuery = Annotated[
+    list[Annotated[int, Field(ge=0, le=DB_INT_MAX)]],
+    Query(default_factory=list, alias="stage", max_length=1000),
+]
+WATCH_NUMBER = r"[0-9]{1,9}"
+WATCH_PART = rf"(?:{WATCH_NUMBER}(?:-{WATCH_NUMBER})?)?"
+WATCH_PATTERN = rf"^{WATCH_PART}(?:,{WATCH_PART})*$"
 SortQuery = Annotated[
-    str, Query(description="number, value, state, stage or params.<name>", max_length=80)
+    str,
+    Query(
+        description="number, value, state, stage or params.<name>",
+        max_length=80,
+        pattern=NO_NUL,
+    ),
 ]
 
 
@@ -42,7 +60,18 @@ def _packed(request: Request, model: BaseModel) -> Response:
 
 
 def _watch(raw: str) -> list[int]:
-    """'3,5-9,12' → [3, 5, 6, 7, 8, 9, 12]; at most ``plots.MAX_WATCH`` numbers are read."""
+    """'3,5-9,12' → [3, 5, 6, 7, 8, 9, 12]; at most ``plots.MAX_WATCH`` numbers are read.
+    Anything but numbers and ranges of numbers (of at most 9 digits) is a 422 naming ``watch``."""
+    if re.fullmatch(WATCH_PATTERN, raw) is None:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", "watch"),
+                    "msg": "watch lists trial numbers and ranges: '3,5-9,12'",
+                    "type": "value_error",
+                }
+            ]
+        )
     out: list[int] = []
     for part in filter(None, raw.split(",")):
         lo, _, hi = part.partition("-")
@@ -54,9 +83,14 @@ def _watch(raw: str) -> list[int]:
     return out
 
 
-@router.get("/studies/{study_id}/dashboard", response_model=DashboardSnapshot)
+@router.get(
+    "/studies/{study_id}/dashboard",
+    summary="Plot data of a study",
+    response_model=DashboardSnapshot,
+    responses=responses(404, 422),
+)
 def snapshot(
-    study_id: int,
+    study_id: StudyId,
     request: Request,
     session: ReadSessionDep,
     max_points: int = Query(default=plots.MAX_POINTS, ge=100, le=100_000),
@@ -69,35 +103,48 @@ def snapshot(
     return _packed(request, data)
 
 
-@router.get("/studies/{study_id}/dashboard/updates", response_model=DashboardUpdates)
+@router.get(
+    "/studies/{study_id}/dashboard/updates",
+    summary="What changed since a snapshot",
+    response_model=DashboardUpdates,
+    responses=responses(404, 422),
+)
 def updates(
-    study_id: int,
+    study_id: StudyId,
     request: Request,
     session: ReadSessionDep,
-    after: int = Query(ge=-1, description="the cursor of the snapshot or of the last update"),
+    after: int = Query(
+        ge=-1, le=DB_INT_MAX, description="the cursor of the snapshot or of the last update"
+    ),
     watch: str = Query(
         default="",
-        pattern=r"^[0-9,\-]*$",
+        pattern=WATCH_PATTERN,
         max_length=20_000,
         description="numbers of the trials still in flight at the last poll: '3,5-9,12'",
     ),
     limit: int = Query(default=2000, ge=1, le=10_000),
 ) -> Response:
+    """New trials (number > ``after``) and the watched trials that finished since."""
     study = study_service.get(session, study_id)
     data = plots.updates(session, study, after, _watch(watch), limit=limit)
     return _packed(request, data)
 
 
-@router.get("/studies/{study_id}/dashboard/trials", response_model=TrialsPublic)
+@router.get(
+    "/studies/{study_id}/dashboard/trials",
+    summary="A page of the trials table",
+    response_model=TrialsPublic,
+    responses=responses(404, 422, cross_field="sort names a column or a hyperparameter"),
+)
 def trials_table(
-    study_id: int,
+    study_id: StudyId,
     request: Request,
     session: ReadSessionDep,
     states: StatesQuery,
     stages: StagesQuery,
     sort: SortQuery = "number",
     desc: bool = False,
-    offset: int = Query(default=0, ge=0),
+    offset: Offset = 0,
     limit: int = Query(default=50, ge=1, le=1000),
 ) -> Response:
     """One page of trials, filtered by state and stage, sorted on the server."""
@@ -115,9 +162,21 @@ def trials_table(
     return _packed(request, page)
 
 
-@router.get("/studies/{study_id}/dashboard/trials.csv", response_class=StreamingResponse)
+@router.get(
+    "/studies/{study_id}/dashboard/trials.csv",
+    summary="The trials table as CSV",
+    response_class=StreamingResponse,
+    responses=responses(
+        404,
+        422,
+        cross_field="sort names a column or a hyperparameter",
+        extra={
+            200: {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}
+        },
+    ),
+)
 def trials_csv(
-    study_id: int,
+    study_id: StudyId,
     request: Request,
     session: ReadSessionDep,
     states: StatesQuery,
@@ -144,15 +203,24 @@ def trials_csv(
     )
 
 
-@router.get("/studies/{study_id}/dashboard/distinct", response_model=DistinctValues)
-def distinct(study_id: int, session: ReadSessionDep) -> DistinctValues:
+@router.get(
+    "/studies/{study_id}/dashboard/distinct",
+    summary="Distinct values: grid vs random",
+    response_model=DistinctValues,
+    responses=responses(404, 422),
+)
+def distinct(study_id: StudyId, session: ReadSessionDep) -> DistinctValues:
     """Grid vs random: distinct values per hyperparameter for the study's trial budget."""
     study = study_service.get(session, study_id)
     return grid.distinct_values(study)
 
 
-@router.get("/dashboard/options", response_model=DashboardOptions)
+@router.get(
+    "/dashboard/options", summary="The new-study form's options", response_model=DashboardOptions
+)
 def options() -> DashboardOptions:
+    """Objectives, datasets, metrics, trainer hyperparameters, and the JSON schema of every
+    strategy and pruner."""
     return _options()
 
 

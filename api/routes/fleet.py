@@ -11,8 +11,10 @@ from caviar.fleet_schemas import FleetPublic
 router = APIRouter(prefix="/fleet", tags=["fleet"])
 
 
-@router.get("", response_model=FleetPublic)
+@router.get("", summary="The worker fleet", response_model=FleetPublic)
 def fleet(request: Request, session: ReadSessionDep) -> FleetPublic:
+    """Each worker (host, current trial, last heard, trials finished), the queue depth, and the
+    recent requeues with their reasons."""
     dispatcher = request.app.state.dispatcher
     return FleetPublic(
         workers=fleet_service.workers(session),

@@ -19,10 +19,12 @@ class Health(BaseModel):
 
 @router.get(
     "/health",
+    summary="Is the api up, and does its database answer",
     response_model=Health,
     responses={503: {"model": Health, "description": "The database does not answer"}},
 )
 def health(request: Request) -> Health | JSONResponse:
+    """``{status: ok, database}``; 503 with the problem when the database does not answer."""
     db = request.app.state.db
     problem = database_problem(db)
     if problem is None:

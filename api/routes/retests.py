@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, status
 
 from api.deps import DispatcherDep, ReadSessionDep, SessionDep
+from api.openapi import responses
+from api.params import Offset, StudyId
 from api.services import retest_rounds
 from api.services import studies as study_service
 from caviar.retest_schemas import RoundPublic, RoundsPublic
@@ -12,11 +14,16 @@ from caviar.retest_schemas import RoundPublic, RoundsPublic
 router = APIRouter(prefix="/studies", tags=["retests"])
 
 
-@router.get("/{study_id}/retests", response_model=RoundsPublic)
+@router.get(
+    "/{study_id}/retests",
+    summary="List a study's re-test rounds",
+    response_model=RoundsPublic,
+    responses=responses(404, 422),
+)
 def list_retests(
-    study_id: int,
+    study_id: StudyId,
     session: ReadSessionDep,
-    offset: int = Query(default=0, ge=0),
+    offset: Offset = 0,
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> RoundsPublic:
     """The study's rounds, newest first."""
@@ -27,12 +34,14 @@ def list_retests(
 
 @router.post(
     "/{study_id}/retests",
+    summary="Start a re-test round now",
     status_code=status.HTTP_201_CREATED,
     response_model=RoundPublic,
-    responses={409: {"description": "a round of this study is still running"}},
+    responses=responses(404, 409, 422),
 )
-def start_retest(study_id: int, session: SessionDep, dispatcher: DispatcherDep) -> RoundPublic:
-    """Start a round now (the study's schedule settings, or the defaults without one)."""
+def start_retest(study_id: StudyId, session: SessionDep, dispatcher: DispatcherDep) -> RoundPublic:
+    """Start a round now (the study's schedule settings, or the defaults without one); 409 while
+    the previous round runs or with no completed trial to re-test."""
     study_service.get(session, study_id)
     rnd, trials = retest_rounds.start(session, study_id, "manual")
     session.flush()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import DispatcherDep, ReadSessionDep, SessionDep
+from api.openapi import responses
+from api.params import TrialId
 from api.services import trials as trial_service
 from api.services.publish import trial_public
 from caviar.schemas import (
@@ -22,13 +24,21 @@ from caviar.schemas import (
 router = APIRouter(prefix="/trials", tags=["trials"])
 
 
-@router.get("/{trial_id}", response_model=TrialPublic)
-def get_trial(trial_id: int, session: ReadSessionDep) -> TrialPublic:
+@router.get(
+    "/{trial_id}", summary="Show a trial", response_model=TrialPublic, responses=responses(404, 422)
+)
+def get_trial(trial_id: TrialId, session: ReadSessionDep) -> TrialPublic:
+    """Its params, state, attempt, value and times."""
     return trial_public(trial_service.get(session, trial_id))
 
 
-@router.post("/{trial_id}/start", response_model=TrialPublic)
-def start(trial_id: int, body: StartRequest, session: SessionDep) -> TrialPublic:
+@router.post(
+    "/{trial_id}/start",
+    summary="Claim a queued trial (workers)",
+    response_model=TrialPublic,
+    responses=responses(400, 404, 409, 422),
+)
+def start(trial_id: TrialId, body: StartRequest, session: SessionDep) -> TrialPublic:
     """A worker claims its queued trial; the same worker may repeat its claim of the same
     attempt. 409 if this attempt is stale, claimed by another worker, or the trial belongs to
     an external study (whose clients use ask)."""
@@ -37,23 +47,40 @@ def start(trial_id: int, body: StartRequest, session: SessionDep) -> TrialPublic
     return answer
 
 
-@router.post("/{trial_id}/heartbeat", response_model=HeartbeatAnswer)
-def heartbeat(trial_id: int, body: HeartbeatRequest, session: SessionDep) -> HeartbeatAnswer:
+@router.post(
+    "/{trial_id}/heartbeat",
+    summary="Keep a running trial alive (workers)",
+    response_model=HeartbeatAnswer,
+    responses=responses(400, 404, 409, 422),
+)
+def heartbeat(trial_id: TrialId, body: HeartbeatRequest, session: SessionDep) -> HeartbeatAnswer:
     """The attempt is alive and working. 409 when it is fenced off: the worker stops."""
     answer = trial_service.heartbeat(session, trial_id, body)
     session.commit()
     return answer
 
 
-@router.post("/{trial_id}/reports", response_model=ReportAnswer)
-def report(trial_id: int, body: ReportCreate, session: SessionDep) -> ReportAnswer:
+@router.post(
+    "/{trial_id}/reports",
+    summary="Report an intermediate value",
+    response_model=ReportAnswer,
+    responses=responses(400, 404, 409, 422),
+)
+def report(trial_id: TrialId, body: ReportCreate, session: SessionDep) -> ReportAnswer:
+    """Store the value at ``step`` (a heartbeat too); the answer says whether to prune. 409 when
+    the attempt is stale or the trial is not running."""
     answer = trial_service.report(session, trial_id, body)
     session.commit()
     return answer
 
 
-@router.get("/{trial_id}/reports", response_model=ReportsPublic)
-def list_reports(trial_id: int, session: ReadSessionDep) -> ReportsPublic:
+@router.get(
+    "/{trial_id}/reports",
+    summary="List a trial's reports",
+    response_model=ReportsPublic,
+    responses=responses(404, 422),
+)
+def list_reports(trial_id: TrialId, session: ReadSessionDep) -> ReportsPublic:
     """The learning curve, one report per step: the latest attempt's, continued below its
     first step by earlier attempts'. Each report names its attempt."""
     data = [
@@ -65,10 +92,17 @@ def list_reports(trial_id: int, session: ReadSessionDep) -> ReportsPublic:
     return ReportsPublic(data=data, count=len(data))
 
 
-@router.post("/{trial_id}/tell", response_model=TrialPublic)
+@router.post(
+    "/{trial_id}/tell",
+    summary="Finish a trial",
+    response_model=TrialPublic,
+    responses=responses(400, 404, 409, 422, cross_field="a completed trial needs a value"),
+)
 def tell(
-    trial_id: int, body: TellCreate, session: SessionDep, dispatcher: DispatcherDep
+    trial_id: TrialId, body: TellCreate, session: SessionDep, dispatcher: DispatcherDep
 ) -> TrialPublic:
+    """Completed (with its value), pruned or failed; telling the same outcome again is harmless,
+    a different one answers 409. Queues the study's next trials."""
     trial, queued = trial_service.tell(session, trial_id, body)
     answer = trial_public(trial)
     session.commit()

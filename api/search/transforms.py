@@ -27,14 +27,15 @@ def _int_edges(p: IntParam) -> tuple[float, float]:
 
 
 def to_unit(p: Param, value: Any) -> float:
-    """Real value → u in [0, 1]."""
+    """Real value → u in [0, 1]. A value past the bounds (a rounded one) counts as the bound."""
     if isinstance(p, CategoricalParam):
         return (p.choices.index(value) + 0.5) / len(p.choices)
     if isinstance(p, IntParam):
         lo, hi = _int_edges(p)
-        x = math.log(value) if p.scale == "log" else float(value)
+        n = min(max(value, p.low), p.high)
+        x = math.log(n) if p.scale == "log" else float(n)
         return _clip((x - lo) / (hi - lo))
-    x = float(value)
+    x = min(max(float(value), p.low), p.high)
     if p.scale == "log":
         return _clip((math.log(x) - math.log(p.low)) / (math.log(p.high) - math.log(p.low)))
     if p.scale == "reverse_log":

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from api.db.models import Dataset
 from api.errors import FieldError, NotFound
+from caviar.bounds import MAX_DATASET_VERSION_DIGITS
 from caviar.csv_dataset import CsvDatasetError, parse_csv
 from caviar.schemas import DatasetPublic
 
@@ -74,7 +75,7 @@ def resolve(session: Session, ref: str) -> Dataset:
     name, _, version = ref.partition("@")
     if not version:
         found = latest_version(session, name)
-    elif version.isdigit():
+    elif version.isdigit() and len(version) <= MAX_DATASET_VERSION_DIGITS:
         found = session.scalars(
             select(Dataset).where(Dataset.name == name, Dataset.version == int(version))
         ).first()

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy.orm import Session
 
-from api.db import models  # noqa: F401
+from api.db import models
 from api.db.base import Base
-from api.db.migrate import upgrade
+from api.db.migrate import alembic_config, upgrade
+from api.services.study_config import config_of
+from caviar.bounds import MAX_HEARTBEAT_GRACE, MAX_TRIALS_PER_REQUEST
 from tests.services import postgres_database
 
 
@@ -35,3 +40,34 @@ def test_sqlite_schema_matches_models(tmp_path: Path) -> None:
 def test_postgres_schema_matches_models() -> None:
     with postgres_database() as url:
         assert _diff(url) == []
+
+
+def test_stored_configs_are_brought_within_the_limits(tmp_path: Path) -> None:
+    """A study stored before the limits (parallelism 1000, grace of a year) loads after them."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    command.upgrade(alembic_config(url), "0002")
+    config = {
+        "name": "old",
+        "objective": {"kind": "external"},
+        "space": {"x": {"type": "float", "low": 0, "high": 1}},
+        "parallelism": 1000,
+        "heartbeat_grace": 3e7,
+    }
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO studies (name, config, direction, status, seed, trial_count, "
+                    "heartbeat_grace) VALUES ('old', :config, 'minimize', 'running', 1, 0, 3e7)"
+                ),
+                {"config": json.dumps(config)},
+            )
+        upgrade(url)
+        with Session(engine) as session:
+            study = session.scalars(select(models.Study)).one()
+            loaded = config_of(study)
+            assert loaded.parallelism == MAX_TRIALS_PER_REQUEST
+            assert loaded.heartbeat_grace == study.heartbeat_grace == MAX_HEARTBEAT_GRACE
+    finally:
+        engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -11,10 +12,15 @@ from scipy.stats import norm
 from api.search.base import Observation, PendingTrial, RegionView, SearchState, whole_space
 from api.search.coarse_to_fine import CoarseToFineSampler
 from api.search.gaussian_process import GaussianProcess, log_expected_improvement
-from api.search.grid_sampler import GridSampler, distinct_values, grid_axes
+from api.search.grid_sampler import (
+    GridSampler,
+    distinct_values,
+    expected_distinct_ints,
+    grid_axes,
+)
 from api.search.random_sampler import RandomSampler
 from api.search.regions import contains
-from api.search.transforms import from_unit, to_unit
+from api.search.transforms import _int_edges, from_unit, to_unit
 from caviar.space import CategoricalParam, FloatParam, IntParam
 
 SPACE = {
@@ -183,6 +189,27 @@ def test_grid_tries_few_values_random_tries_many() -> None:
     assert counts["lr"] == {"grid": 3, "random": 81}
     assert counts["opt"]["grid"] == 3 and counts["opt"]["random"] == pytest.approx(3.0)
     assert counts["units"]["grid"] == 3 and counts["units"]["random"] > 60
+
+
+@pytest.mark.parametrize("scale", ["linear", "log"])
+@pytest.mark.parametrize("high", [1000, 300_000])
+def test_expected_distinct_integers_match_the_sum_over_every_integer(scale: str, high: int) -> None:
+    """Long ranges are summed in blocks; the answer matches the sum over every integer."""
+    p = IntParam(type="int", low=3, high=high, scale=scale)  # type: ignore[arg-type]
+    lo, hi = _int_edges(p)
+    edges = np.arange(p.low, p.high + 2) - 0.5
+    xs = np.log(np.maximum(edges, math.exp(lo))) if scale == "log" else edges
+    q = np.diff((xs - lo) / (hi - lo))
+    for n in (10, 1000, 100_000):
+        exact = float(np.sum(1.0 - (1.0 - q) ** n))
+        assert expected_distinct_ints(p, n) == pytest.approx(exact, rel=1e-3)
+
+
+def test_expected_distinct_integers_of_a_huge_range_cost_little() -> None:
+    p = IntParam(type="int", low=0, high=10**12)
+    started = time.perf_counter()
+    assert distinct_values({"n": p}, 1000)["n"]["random"] == pytest.approx(1000, abs=1)
+    assert time.perf_counter() - started < 5
 
 
 def test_a_best_trial_outside_the_region_backs_the_zoom_up() -> None:

@@ -84,3 +84,14 @@ def test_encoding_round_trip() -> None:
     back = enc.params(u[0], c[0])
     assert back["units"] == 64 and back["opt"] == "c" and math.isclose(back["lr"], 0.01)
     assert list(back) == list(space)
+
+
+def test_to_unit_takes_a_rounded_value_past_the_bounds_as_the_bound() -> None:
+    """Plot data rounds values to 6 digits: 0.9999999999999999 becomes 1.0, past a reverse_log
+    high, where log(1 - x) is undefined."""
+    rlog = FloatParam(type="float", low=0.9, high=0.9999999999999999, scale="reverse_log")
+    assert to_unit(rlog, 1.0) == 1.0
+    log = FloatParam(type="float", low=1e-12, high=1.0, scale="log")
+    assert to_unit(log, 0.0) == 0.0
+    ints = IntParam(type="int", low=1, high=8, scale="log")
+    assert to_unit(ints, 0) == to_unit(ints, 1)
