@@ -32,7 +32,8 @@ TRAINING = {
     "objective": {
         "kind": "train",
         "dataset": "digits",
-        "fixed": {"hidden_units": 32, "batch_size": 32, "epochs": 60},
+        # long enough to be seen running (a digits epoch of a small network takes ~10 ms)
+        "fixed": {"hidden_units": 256, "batch_size": 16, "epochs": 5000},
     },
     "space": {"learning_rate": {"type": "float", "low": 1e-3, "high": 1e-2, "scale": "log"}},
     "max_trials": 1,
