@@ -23,6 +23,8 @@ from caviar.schemas import (
     PauseRequest,
     PollAnswer,
     PollRequest,
+    ReportPublic,
+    ReportsPublic,
     TrialPublic,
 )
 
@@ -40,6 +42,22 @@ def create_command(
     session.commit()
     dispatcher.dispatch(to_dispatch)
     return answer
+
+
+@router.get("/{trial_id}/curve", response_model=ReportsPublic)
+def curve(
+    trial_id: int,
+    session: ReadSessionDep,
+    after: Annotated[int, Query(description="only reports past this step")] = -1,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 100_000,
+) -> ReportsPublic:
+    """A trial's reports past ``after``, by step: a live page fetches only what is new."""
+    rows = command_service.reports_after(session, trial_id, after, limit)
+    data = [
+        ReportPublic(trial_id=r.trial_id, step=r.step, value=r.value, metrics=r.metrics)
+        for r in rows
+    ]
+    return ReportsPublic(data=data, count=len(data))
 
 
 @router.get("/{trial_id}/commands", response_model=CommandsPublic)

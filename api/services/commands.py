@@ -262,3 +262,16 @@ def poll(session: Session, trial_id: int, attempt: int, applied: Sequence[Applie
         )
         commands = deliver(session, trial_id, applied)
     return PollAnswer(state=trial.state, attempt=trial.attempt, commands=commands)  # type: ignore[arg-type]
+
+
+def reports_after(session: Session, trial_id: int, after: int, limit: int) -> list[TrialReport]:
+    """The trial's reports past step ``after``, by step (a live curve's increment)."""
+    get(session, trial_id)
+    return list(
+        session.scalars(
+            select(TrialReport)
+            .where(TrialReport.trial_id == trial_id, TrialReport.step > after)
+            .order_by(TrialReport.step)
+            .limit(limit)
+        )
+    )
