@@ -1,8 +1,8 @@
 """Panda mode in the worker: a person's commands reach the trainer between mini-batches.
 
 Commands arrive in report answers and, inside a long epoch, through a poll of the api every
-:data:`POLL_EVERY` seconds. The trainer applies them before its next mini-batch; the next report
-(or poll, or pause) acknowledges them with the step whose report first shows them.
+:data:`POLL_EVERY` seconds. The trainer applies them before its next mini-batch and acknowledges
+them before the one after (a poll), with the step whose report first shows them.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ class Steering:
         del self._acks[:count]
 
     def on_batch(self, trainer: Trainer) -> None:
-        if time.monotonic() - self._last_poll >= POLL_EVERY:
+        # Poll every POLL_EVERY seconds, and right after applying commands to acknowledge them.
+        if self._acks or time.monotonic() - self._last_poll >= POLL_EVERY:
             acks = self.acks()
             answer = self.client.poll(self.trial_id, self.attempt, acks)
             self.sent(len(acks))
