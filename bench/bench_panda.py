@@ -48,6 +48,9 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--commands", type=int, default=40, help="set commands per case")
     parser.add_argument("--every", type=int, default=5, help="checkpoint interval (epochs)")
+    parser.add_argument(
+        "--parts", default="checkpoint,latency,kill", help="comma-separated parts to run"
+    )
     return parser.parse_args()
 
 
@@ -86,8 +89,10 @@ def large_csv(rows: int, features: int, classes: int, seed: int = 0) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def command_latency(c: Client, tid: int, n: int, gap: float) -> list[float]:
-    """POST ``n`` set commands, each after the previous was acknowledged; seconds each took."""
+def command_latency(c: Client, tid: int, n: int) -> list[float]:
+    """POST ``n`` set commands, each a random 0.2-1.2 s after the previous was acknowledged (so
+    they land at any phase of the worker's poll); seconds each took."""
+    rng = np.random.default_rng(0)
     wait_for(lambda: c.reports(tid).count >= 1, 600, "the first report")
     out: list[float] = []
     for i in range(n):
@@ -103,7 +108,7 @@ def command_latency(c: Client, tid: int, n: int, gap: float) -> list[float]:
         done = next(x for x in c.commands(tid).data if x.id == command.id)
         assert done.state == "applied" and done.applied_at is not None, done
         out.append((done.applied_at - done.created_at).total_seconds())
-        time.sleep(gap)
+        time.sleep(rng.uniform(0.2, 1.2))
     return out
 
 
@@ -120,16 +125,16 @@ def bench_latency(args: argparse.Namespace, tmp: Path) -> None:
         cases = [
             ("digits (1,797×64, 128-128, batch 64)", "digits", {"batch_size": 64}),
             (
-                "large (20,000×256, 512-512, batch 128)",
+                "large (20,000×256, 1024-1024, batch 64)",
                 "large",
-                {"batch_size": 128, "hidden_units": 512},
+                {"batch_size": 64, "hidden_units": 1024},
             ),
         ]
         c.upload_dataset("large", large_csv(20_000, 256, 10))
         for label, dataset, fixed in cases:
             sid = c.create_study(train_study(label, dataset, 10_000, **fixed)).id
             tid = c.trials(sid).data[0].id
-            latencies = command_latency(c, tid, args.commands, gap=0.37)
+            latencies = command_latency(c, tid, args.commands)
             epoch_s = _epoch_seconds(c, tid)
             c.command(tid, "stop")
             batches = 1438 if dataset == "digits" else 16_000
@@ -259,9 +264,13 @@ def kill_once(c: Client, be: Any, url: str, every: int) -> None:
 def main() -> None:
     args = parse_args()
     with tempfile.TemporaryDirectory(prefix="caviar-bench-panda-") as tmp:
-        bench_checkpoint(Path(tmp))
-        bench_latency(args, Path(tmp))
-        bench_kill(args, Path(tmp))
+        parts = args.parts.split(",")
+        if "checkpoint" in parts:
+            bench_checkpoint(Path(tmp))
+        if "latency" in parts:
+            bench_latency(args, Path(tmp))
+        if "kill" in parts:
+            bench_kill(args, Path(tmp))
 
 
 if __name__ == "__main__":

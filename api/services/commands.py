@@ -78,6 +78,7 @@ def create(
     elif body.params:
         raise FieldError(("params",), f"{body.action} takes no params")
     command = TrialCommand(
+        created_at=db_now(),  # to the millisecond (SQLite's CURRENT_TIMESTAMP keeps seconds)
         trial_id=trial_id,
         action=body.action,
         params=body.params,
