@@ -15,27 +15,15 @@ from typing import Any
 
 import click
 
-from caviar.client import CaviarError, Client
+from caviar.cli_common import api_option, call, pass_client
+from caviar.client import Client
 from caviar.schemas import FINISHED_STATES, CommandPublic, ReportPublic, TrialPublic
-from caviar.settings import Settings
 
 
 @click.group()
-@click.option("--api", "api_url", default=None, help="the api's URL [default: CAVIAR_API_URL]")
-@click.pass_context
-def trial(ctx: click.Context, api_url: str | None) -> None:
+@api_option
+def trial() -> None:
     """Watch and steer one trial while it trains."""
-    ctx.obj = Client(api_url or Settings().api_url)
-    ctx.call_on_close(ctx.obj.close)
-
-
-def _call(fn: Any, *args: Any, **kw: Any) -> Any:
-    try:
-        return fn(*args, **kw)
-    except CaviarError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except Exception as exc:  # connection errors and the like
-        raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
 
 
 def parse_assignments(pairs: Sequence[str]) -> dict[str, Any]:
@@ -114,28 +102,28 @@ def _render(
 @trial.command("show")
 @click.argument("trial_id", type=int)
 @click.option("--json", "as_json", is_flag=True, help="print the trial as JSON")
-@click.pass_obj
+@pass_client
 def trial_show(client: Client, trial_id: int, as_json: bool) -> None:
     """Show a trial: state, lineage, its curve so far, its commands."""
-    t = _call(client.trial, trial_id)
+    t = call(client.trial, trial_id)
     if as_json:
         click.echo(t.model_dump_json(indent=2))
         return
     click.echo(
-        _render(t, _call(client.reports, trial_id).data, _call(client.commands, trial_id).data)
+        _render(t, call(client.reports, trial_id).data, call(client.commands, trial_id).data)
     )
 
 
 @trial.command("watch")
 @click.argument("trial_id", type=int)
 @click.option("--interval", default=1.0, show_default=True, help="seconds between refreshes")
-@click.pass_obj
+@pass_client
 def trial_watch(client: Client, trial_id: int, interval: float) -> None:
     """Show the live curve until the trial finishes or pauses (Ctrl-C stops watching)."""
     while True:
-        t = _call(client.trial, trial_id)
+        t = call(client.trial, trial_id)
         screen = _render(
-            t, _call(client.reports, trial_id).data, _call(client.commands, trial_id).data
+            t, call(client.reports, trial_id).data, call(client.commands, trial_id).data
         )
         click.clear()
         click.echo(screen)
@@ -147,7 +135,7 @@ def trial_watch(client: Client, trial_id: int, interval: float) -> None:
 def _command(
     client: Client, trial_id: int, action: str, params: dict[str, Any], note: str | None
 ) -> None:
-    c = _call(client.command, trial_id, action, params, note=note, author=getpass.getuser())
+    c = call(client.command, trial_id, action, params, note=note, author=getpass.getuser())
     click.echo(_command_line(c).strip())
 
 
@@ -158,7 +146,7 @@ note_option = click.option("--note", default=None, help="why: shown on the curve
 @click.argument("trial_id", type=int)
 @click.argument("params", nargs=-1, required=True)
 @note_option
-@click.pass_obj
+@pass_client
 def trial_set(client: Client, trial_id: int, params: tuple[str, ...], note: str | None) -> None:
     """Change live hyperparameters, e.g. ``caviar trial set 42 learning_rate=3e-4``."""
     _command(client, trial_id, "set", parse_assignments(params), note)
@@ -167,7 +155,7 @@ def trial_set(client: Client, trial_id: int, params: tuple[str, ...], note: str 
 @trial.command("pause")
 @click.argument("trial_id", type=int)
 @note_option
-@click.pass_obj
+@pass_client
 def trial_pause(client: Client, trial_id: int, note: str | None) -> None:
     """Pause: the trial checkpoints and frees its worker."""
     _command(client, trial_id, "pause", {}, note)
@@ -176,7 +164,7 @@ def trial_pause(client: Client, trial_id: int, note: str | None) -> None:
 @trial.command("resume")
 @click.argument("trial_id", type=int)
 @note_option
-@click.pass_obj
+@pass_client
 def trial_resume(client: Client, trial_id: int, note: str | None) -> None:
     """Resume a paused trial on any worker, from its checkpoint."""
     _command(client, trial_id, "resume", {}, note)
@@ -185,7 +173,7 @@ def trial_resume(client: Client, trial_id: int, note: str | None) -> None:
 @trial.command("stop")
 @click.argument("trial_id", type=int)
 @note_option
-@click.pass_obj
+@pass_client
 def trial_stop(client: Client, trial_id: int, note: str | None) -> None:
     """Finish now: the trial completes with its latest value."""
     _command(client, trial_id, "stop", {}, note)
@@ -195,8 +183,8 @@ def trial_stop(client: Client, trial_id: int, note: str | None) -> None:
 @click.argument("trial_id", type=int)
 @click.argument("params", nargs=-1)
 @click.option("--step", type=int, default=None, help="fork from the checkpoint at or before it")
-@click.pass_obj
+@pass_client
 def trial_fork(client: Client, trial_id: int, params: tuple[str, ...], step: int | None) -> None:
     """Start a new trial from this one's checkpoint with edited live hyperparameters."""
-    child = _call(client.fork, trial_id, parse_assignments(params), step)
+    child = call(client.fork, trial_id, parse_assignments(params), step)
     click.echo(_trial_line(child))
