@@ -114,4 +114,5 @@ def test_ten_thousand_reports_draw_downsampled(page: Page, live: Live) -> None:
     expect(page.get_by_test_id("trial-curves")).to_have_attribute("data-last-step", "10001")
     assert time.monotonic() - started < 20  # generous: shared CI machines
     assert int(attr(page, "data-points")) <= 2001
+    expect(page.get_by_test_id("report-row")).to_have_count(50)  # the table keeps the latest
     assert attr(page, "data-markers") == "1"

@@ -76,7 +76,7 @@ export function mount(root, idText) {
       h("div", { class: "card-head" }, h("h1", { "data-testid": "trial-title" }, `Trial #${t.number}`), h("span", { class: "muted" }, `id ${t.id}`)),
       facts(t, last?.step),
     );
-    el.details.replaceChildren(h("h2", {}, "Hyperparameters"), paramsTable(t.params), h("h2", {}, "Reports"), reportsTable(reports));
+    el.details.replaceChildren(h("h2", {}, "Hyperparameters"), paramsTable(t.params), h("h2", {}, "Reports"), h("div", {}, reportsTable(reports)));
     life.update(t.state);
     const current = last ? last.metrics.learning_rate : t.params.learning_rate;
     if (current !== undefined) lr.set(current);
