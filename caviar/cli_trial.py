@@ -17,7 +17,8 @@ import click
 
 from caviar.cli_common import api_option, call, pass_client
 from caviar.client import Client
-from caviar.schemas import FINISHED_STATES, CommandPublic, ReportPublic, TrialPublic
+from caviar.schemas import CommandPublic, ReportPublic, TrialPublic
+from caviar.states import FINISHED_STATES
 
 
 @click.group()

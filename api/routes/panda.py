@@ -54,7 +54,9 @@ def curve(
     """A trial's reports past ``after``, by step: a live page fetches only what is new."""
     rows = command_service.reports_after(session, trial_id, after, limit)
     data = [
-        ReportPublic(trial_id=r.trial_id, step=r.step, value=r.value, metrics=r.metrics)
+        ReportPublic(
+            trial_id=r.trial_id, attempt=r.attempt, step=r.step, value=r.value, metrics=r.metrics
+        )
         for r in rows
     ]
     return ReportsPublic(data=data, count=len(data))

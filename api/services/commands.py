@@ -17,7 +17,7 @@ from api.db.clock import db_now
 from api.db.models import Trial, TrialCommand, TrialReport
 from api.errors import Conflict, FieldError
 from api.services.scheduling import lock, top_up
-from api.services.trials import get
+from api.services.trials import continued_curve, get
 from caviar.schemas import Applied, CommandCreate, CommandPublic, PollAnswer
 from caviar.states import FINISHED_STATES
 from caviar.trainer_params import LIVE_PARAMS, parse_hyperparams
@@ -266,13 +266,10 @@ def poll(session: Session, trial_id: int, attempt: int, applied: Sequence[Applie
 
 
 def reports_after(session: Session, trial_id: int, after: int, limit: int) -> list[TrialReport]:
-    """The trial's reports past step ``after``, by step (a live curve's increment)."""
+    """The trial's served curve (see ``trials.continued_curve``) past step ``after``, by step:
+    a live curve's increment. A page that sees the attempt change fetches it all again."""
     get(session, trial_id)
-    return list(
-        session.scalars(
-            select(TrialReport)
-            .where(TrialReport.trial_id == trial_id, TrialReport.step > after)
-            .order_by(TrialReport.step)
-            .limit(limit)
-        )
-    )
+    rows = session.scalars(
+        select(TrialReport).where(TrialReport.trial_id == trial_id, TrialReport.step > after)
+    ).all()
+    return continued_curve(rows, lambda r: r.attempt, lambda r: r.step)[:limit]
