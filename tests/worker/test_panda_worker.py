@@ -127,7 +127,11 @@ def test_a_killed_worker_trial_continues_from_its_checkpoint(be: Backend, api_ur
             wait_for(lambda: c.study(sid).status == "completed", 120, "the retried run", log=w)
         [command] = c.commands(tid).data
         assert command.applied_step is not None and command.applied_step > at[0] >= 4
-        rates = {r.step: r.metrics["learning_rate"] for r in c.reports(tid).data}
+        curve = c.reports(tid).data
+        # The second attempt reported from right after the checkpoint, not from step 1.
+        assert min(r.step for r in curve if r.attempt == 2) == at[0] + 1
+        assert all(r.attempt == 1 for r in curve if r.step <= at[0])
+        rates = {r.step: r.metrics["learning_rate"] for r in curve}
         assert sorted(rates) == list(range(1, 41))
         assert all(rates[s] == LR for s in range(1, at[0] + 1))  # kept from attempt 1
         assert all(rates[s] == 1e-4 for s in range(command.applied_step, 41))
