@@ -96,6 +96,7 @@ def test_ten_thousand_reports_draw_downsampled(page: Page, live: Live) -> None:
     rows = [
         {
             "trial_id": t.id,
+            "attempt": 1,
             "study_id": sid,
             "step": s,
             "value": 1.0 / s,
