@@ -202,6 +202,9 @@ class HeartbeatAnswer(BaseModel):
 
     state: TrialState
     attempt: int
+    commands: list[CommandPublic] = Field(
+        default_factory=list, description="the trial's pending commands (panda mode)"
+    )
 
 
 class Applied(_In):
@@ -253,6 +256,9 @@ class CommandPublic(BaseModel):
 class CommandsPublic(BaseModel):
     data: list[CommandPublic]
     count: int
+
+
+HeartbeatAnswer.model_rebuild()
 
 
 class ReportAnswer(BaseModel):

@@ -55,8 +55,10 @@ def start(trial_id: TrialId, body: StartRequest, session: SessionDep) -> TrialPu
     responses=responses(400, 404, 409, 422),
 )
 def heartbeat(trial_id: TrialId, body: HeartbeatRequest, session: SessionDep) -> HeartbeatAnswer:
-    """The attempt is alive and working. 409 when it is fenced off: the worker stops."""
+    """The attempt is alive and working; the answer carries the pending commands. 409 when it
+    is fenced off: the worker stops."""
     answer = trial_service.heartbeat(session, trial_id, body)
+    answer.commands = command_service.deliver(session, trial_id, [])
     session.commit()
     return answer
 

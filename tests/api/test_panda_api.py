@@ -53,6 +53,7 @@ def test_set_is_delivered_in_the_report_answer_and_acknowledged(client: Client) 
     answer = client.report(tid, 1, step=1, value=1.0)
     assert [c.id for c in answer.commands] == [command.id]
     assert client.poll(tid, 1).commands[0].id == command.id  # until acknowledged
+    assert client.heartbeat(tid, 1).commands[0].id == command.id
     answer = client.report(tid, 1, step=2, value=0.9, applied=[{"id": command.id, "step": 2}])
     assert answer.commands == []
     [done] = client.commands(tid).data
