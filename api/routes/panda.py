@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
@@ -114,18 +114,20 @@ async def _read_limited(request: Request, limit: int) -> bytes | JSONResponse:
     return b"".join(chunks)
 
 
-@router.api_route(
-    "/{trial_id}/checkpoints",
-    methods=["PUT", "POST"],
-    response_model=CheckpointPublic,
-    status_code=status.HTTP_201_CREATED,
-    openapi_extra={
+_CHECKPOINT_ROUTE: dict[str, Any] = {
+    "response_model": CheckpointPublic,
+    "status_code": status.HTTP_201_CREATED,
+    "openapi_extra": {
         "requestBody": {
             "content": {"application/octet-stream": {"schema": {"type": "string"}}},
             "required": True,
         }
     },
-)
+}
+
+
+@router.put("/{trial_id}/checkpoints", operation_id="put_checkpoint", **_CHECKPOINT_ROUTE)
+@router.post("/{trial_id}/checkpoints", operation_id="post_checkpoint", **_CHECKPOINT_ROUTE)
 async def put_checkpoint(
     request: Request,
     trial_id: int,
