@@ -1,7 +1,7 @@
 """Panda mode: trial commands, checkpoints, forks, and the paused trial state.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0007
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 import api.db.base
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
