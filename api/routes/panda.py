@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import DispatcherDep, ReadSessionDep, SessionDep
+from api.openapi import responses
+from api.params import TrialId
 from api.services import checkpoints as checkpoint_service
 from api.services import commands as command_service
 from api.services import forks as fork_service
@@ -31,9 +33,17 @@ from caviar.schemas import (
 router = APIRouter(prefix="/trials", tags=["panda"])
 
 
-@router.post("/{trial_id}/commands", response_model=CommandPublic, status_code=201)
+@router.post(
+    "/{trial_id}/commands",
+    summary="Command a trial: set, pause, resume or stop",
+    response_model=CommandPublic,
+    status_code=201,
+    responses=responses(
+        400, 404, 409, 422, cross_field="set names live hyperparameters with valid values"
+    ),
+)
 def create_command(
-    trial_id: int, body: CommandCreate, session: SessionDep, dispatcher: DispatcherDep
+    trial_id: TrialId, body: CommandCreate, session: SessionDep, dispatcher: DispatcherDep
 ) -> CommandPublic:
     """``set`` live hyperparameters, ``pause``, ``resume`` or ``stop`` a trial. 422 names a
     hyperparameter that can't change live; 409 for a finished trial or a state conflict."""
@@ -44,9 +54,14 @@ def create_command(
     return answer
 
 
-@router.get("/{trial_id}/curve", response_model=ReportsPublic)
+@router.get(
+    "/{trial_id}/curve",
+    summary="A trial's learning curve past a step",
+    response_model=ReportsPublic,
+    responses=responses(404, 422),
+)
 def curve(
-    trial_id: int,
+    trial_id: TrialId,
     session: ReadSessionDep,
     after: Annotated[int, Query(description="only reports past this step")] = -1,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 100_000,
@@ -62,14 +77,25 @@ def curve(
     return ReportsPublic(data=data, count=len(data))
 
 
-@router.get("/{trial_id}/commands", response_model=CommandsPublic)
-def list_commands(trial_id: int, session: ReadSessionDep) -> CommandsPublic:
+@router.get(
+    "/{trial_id}/commands",
+    summary="A trial's commands",
+    response_model=CommandsPublic,
+    responses=responses(404, 422),
+)
+def list_commands(trial_id: TrialId, session: ReadSessionDep) -> CommandsPublic:
+    """Every command given to the trial, oldest first, with what became of it."""
     data = [command_service.public(c) for c in command_service.list_for(session, trial_id)]
     return CommandsPublic(data=data, count=len(data))
 
 
-@router.post("/{trial_id}/poll", response_model=PollAnswer)
-def poll(trial_id: int, body: PollRequest, session: SessionDep) -> PollAnswer:
+@router.post(
+    "/{trial_id}/poll",
+    summary="Poll for commands between reports (workers)",
+    response_model=PollAnswer,
+    responses=responses(400, 404, 422),
+)
+def poll(trial_id: TrialId, body: PollRequest, session: SessionDep) -> PollAnswer:
     """A training process between reports: acknowledge ``applied``, learn the trial's state and
     attempt and the pending commands. Cheap enough to call every second."""
     answer = command_service.poll(session, trial_id, body.attempt, body.applied)
@@ -77,8 +103,13 @@ def poll(trial_id: int, body: PollRequest, session: SessionDep) -> PollAnswer:
     return answer
 
 
-@router.post("/{trial_id}/paused", response_model=TrialPublic)
-def paused(trial_id: int, body: PauseRequest, session: SessionDep) -> TrialPublic:
+@router.post(
+    "/{trial_id}/paused",
+    summary="Say that a trial paused (workers)",
+    response_model=TrialPublic,
+    responses=responses(400, 404, 409, 422),
+)
+def paused(trial_id: TrialId, body: PauseRequest, session: SessionDep) -> TrialPublic:
     """The trainer paused after ``step`` with its checkpoint stored: the trial frees its worker."""
     trial = command_service.paused(session, trial_id, body.attempt, body.step, body.applied)
     answer = trial_public(trial)
@@ -86,10 +117,20 @@ def paused(trial_id: int, body: PauseRequest, session: SessionDep) -> TrialPubli
     return answer
 
 
-@router.post("/{trial_id}/fork", response_model=TrialPublic, status_code=201)
+@router.post(
+    "/{trial_id}/fork",
+    summary="Fork a trial from its checkpoint",
+    response_model=TrialPublic,
+    status_code=201,
+    responses=responses(
+        400, 404, 409, 422, cross_field="params names live hyperparameters with valid values"
+    ),
+)
 def fork(
-    trial_id: int, body: ForkCreate, session: SessionDep, dispatcher: DispatcherDep
+    trial_id: TrialId, body: ForkCreate, session: SessionDep, dispatcher: DispatcherDep
 ) -> TrialPublic:
+    """A new queued trial of the same study from this trial's checkpoint at or before ``step``,
+    with edited live hyperparameters; 404 when there is no such checkpoint."""
     child = fork_service.fork(session, trial_id, body)
     answer = trial_public(child)
     session.commit()
@@ -115,7 +156,9 @@ async def _read_limited(request: Request, limit: int) -> bytes | JSONResponse:
 
 
 _CHECKPOINT_ROUTE: dict[str, Any] = {
+    "summary": "Store a trial's checkpoint (workers)",
     "response_model": CheckpointPublic,
+    "responses": responses(404, 409, 413, 422),
     "status_code": status.HTTP_201_CREATED,
     "openapi_extra": {
         "requestBody": {
@@ -130,7 +173,7 @@ _CHECKPOINT_ROUTE: dict[str, Any] = {
 @router.post("/{trial_id}/checkpoints", operation_id="post_checkpoint", **_CHECKPOINT_ROUTE)
 async def put_checkpoint(
     request: Request,
-    trial_id: int,
+    trial_id: TrialId,
     attempt: Annotated[int, Query(ge=1)],
     step: Annotated[int, Query(ge=0)],
 ) -> Response:
@@ -155,8 +198,14 @@ async def put_checkpoint(
     return JSONResponse(body.model_dump(mode="json"), status_code=201)
 
 
-@router.get("/{trial_id}/checkpoints", response_model=CheckpointsPublic)
-def list_checkpoints(trial_id: int, session: ReadSessionDep) -> CheckpointsPublic:
+@router.get(
+    "/{trial_id}/checkpoints",
+    summary="A trial's stored checkpoints",
+    response_model=CheckpointsPublic,
+    responses=responses(404, 422),
+)
+def list_checkpoints(trial_id: TrialId, session: ReadSessionDep) -> CheckpointsPublic:
+    """The checkpoints the trial keeps, by step (the bytes: ``GET .../checkpoint``)."""
     data = [
         checkpoint_service.public(c, checkpoint_service.size_of(session, c.sha256))
         for c in checkpoint_service.list_for(session, trial_id)
@@ -164,9 +213,14 @@ def list_checkpoints(trial_id: int, session: ReadSessionDep) -> CheckpointsPubli
     return CheckpointsPublic(data=data, count=len(data))
 
 
-@router.get("/{trial_id}/checkpoint", response_class=Response)
+@router.get(
+    "/{trial_id}/checkpoint",
+    summary="A trial's checkpoint, as bytes",
+    response_class=Response,
+    responses=responses(404, 422, extra={200: {"content": {"application/octet-stream": {}}}}),
+)
 def get_checkpoint(
-    trial_id: int,
+    trial_id: TrialId,
     session: ReadSessionDep,
     step: Annotated[int | None, Query(ge=0)] = None,
 ) -> Response:
