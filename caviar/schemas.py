@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from caviar.bounds import (
+    DB_INT_MAX,
     MAX_FIXED,
     MAX_HEARTBEAT_GRACE,
     MAX_METRICS,
@@ -210,8 +211,8 @@ class HeartbeatAnswer(BaseModel):
 class Applied(_In):
     """A command the trainer carried out (or refused, with ``error``) at ``step``."""
 
-    id: int
-    step: int = Field(ge=0)
+    id: int = Field(ge=1, le=DB_INT_MAX)
+    step: Step
     error: str | None = Field(default=None, max_length=2000)
 
 
@@ -271,7 +272,7 @@ class ReportAnswer(BaseModel):
 
 
 class PollRequest(_In):
-    attempt: int = Field(ge=1)
+    attempt: Attempt
     applied: list[Applied] = Field(default_factory=list, max_length=1000)
 
 
@@ -287,8 +288,8 @@ class PollAnswer(BaseModel):
 class PauseRequest(_In):
     """The trainer stopped for a pause after ``step`` reports and saved its checkpoint."""
 
-    attempt: int = Field(ge=1)
-    step: int = Field(ge=0)
+    attempt: Attempt
+    step: Step
     applied: list[Applied] = Field(default_factory=list, max_length=1000)
 
 
@@ -297,7 +298,7 @@ class ForkCreate(_In):
     with ``params`` edited (live hyperparameters only)."""
 
     params: dict[str, Any] = Field(default_factory=dict)
-    step: int | None = Field(default=None, ge=0)
+    step: Step | None = None
     note: str | None = Field(default=None, max_length=2000)
 
 

@@ -15,6 +15,7 @@ from api.services import checkpoints as checkpoint_service
 from api.services import commands as command_service
 from api.services import forks as fork_service
 from api.services.publish import trial_public
+from caviar.bounds import DB_INT_MAX
 from caviar.schemas import (
     CheckpointPublic,
     CheckpointsPublic,
@@ -63,7 +64,9 @@ def create_command(
 def curve(
     trial_id: TrialId,
     session: ReadSessionDep,
-    after: Annotated[int, Query(description="only reports past this step")] = -1,
+    after: Annotated[
+        int, Query(ge=-1, le=DB_INT_MAX, description="only reports past this step")
+    ] = -1,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 100_000,
 ) -> ReportsPublic:
     """A trial's reports past ``after``, by step: a live page fetches only what is new."""
@@ -174,8 +177,8 @@ _CHECKPOINT_ROUTE: dict[str, Any] = {
 async def put_checkpoint(
     request: Request,
     trial_id: TrialId,
-    attempt: Annotated[int, Query(ge=1)],
-    step: Annotated[int, Query(ge=0)],
+    attempt: Annotated[int, Query(ge=1, le=DB_INT_MAX)],
+    step: Annotated[int, Query(ge=0, le=DB_INT_MAX)],
 ) -> Response:
     """Store the trainer's state (the body, an npz) after ``step`` reports. 409 for a stale
     attempt or a trial that does not run; 413 over ``CAVIAR_MAX_CHECKPOINT_BYTES``."""
@@ -222,7 +225,7 @@ def list_checkpoints(trial_id: TrialId, session: ReadSessionDep) -> CheckpointsP
 def get_checkpoint(
     trial_id: TrialId,
     session: ReadSessionDep,
-    step: Annotated[int | None, Query(ge=0)] = None,
+    step: Annotated[int | None, Query(ge=0, le=DB_INT_MAX)] = None,
 ) -> Response:
     """The latest checkpoint's bytes, or the latest at or before ``step``; 404 if none."""
     c = checkpoint_service.latest(session, trial_id, step)
