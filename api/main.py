@@ -18,7 +18,18 @@ from api.db.session import Database
 from api.observability.metrics import ApiMetrics
 from api.observability.timing import TimingMiddleware
 from api.route_templates import RouteTemplates
-from api.routes import dashboard, datasets, fleet, health, metrics, retests, studies, trials, vendor
+from api.routes import (
+    dashboard,
+    datasets,
+    fleet,
+    health,
+    metrics,
+    panda,
+    retests,
+    studies,
+    trials,
+    vendor,
+)
 from api.services.dispatch import CelerySender, Dispatcher, Sender
 from api.services.reconciler import Reconciler
 from api.services.retest_scheduler import RetestScheduler
@@ -82,6 +93,7 @@ def create_app(
     rest.include_router(studies.router)
     rest.include_router(retests.router)
     rest.include_router(trials.router)
+    rest.include_router(panda.router)
     rest.include_router(datasets.router)
     rest.include_router(fleet.router)
     app.include_router(rest)

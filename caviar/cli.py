@@ -28,6 +28,7 @@ from caviar.cli_common import api_url
 from caviar.cli_dataset import dataset
 from caviar.cli_study import study
 from caviar.cli_token import token
+from caviar.cli_trial import trial
 from caviar.processes import spawn, stop, wait_file, wait_healthy
 from caviar.settings import Settings
 
@@ -137,6 +138,7 @@ main.add_command(study)
 main.add_command(dataset)
 main.add_command(token)
 cli_retest.register(study)
+main.add_command(trial)
 
 
 if __name__ == "__main__":

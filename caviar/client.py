@@ -9,9 +9,14 @@ import httpx
 
 from caviar.retest_schemas import RoundPublic, RoundsPublic
 from caviar.schemas import (
+    CheckpointPublic,
+    CheckpointsPublic,
+    CommandPublic,
+    CommandsPublic,
     DatasetPublic,
     DatasetsPublic,
     HeartbeatAnswer,
+    PollAnswer,
     RegionPublic,
     ReportAnswer,
     ReportsPublic,
@@ -172,13 +177,17 @@ class Client:
         step: int,
         value: float,
         metrics: dict[str, float] | None = None,
+        applied: list[dict[str, Any]] | None = None,
     ) -> ReportAnswer:
+        """Report ``value`` at ``step``; ``applied`` acknowledges commands ({id, step, error?}).
+        The answer says whether to prune, and carries the pending commands."""
         body = {
             "attempt": attempt,
             "step": step,
             "value": value,
             "metrics": metrics or {},
             "worker": self.worker,
+            "applied": applied or [],
         }
         return ReportAnswer.model_validate(
             self._call("POST", f"/trials/{trial_id}/reports", json=body)
@@ -203,6 +212,74 @@ class Client:
             "worker": self.worker,
         }
         return TrialPublic.model_validate(self._call("POST", f"/trials/{trial_id}/tell", json=body))
+
+    # panda mode: commands, checkpoints, forks
+    def command(
+        self,
+        trial_id: int,
+        action: str,
+        params: dict[str, Any] | None = None,
+        note: str | None = None,
+        author: str | None = None,
+    ) -> CommandPublic:
+        """``set`` (live hyperparameters in ``params``), ``pause``, ``resume`` or ``stop``."""
+        body = {"action": action, "params": params or {}, "note": note, "author": author}
+        data = self._call("POST", f"/trials/{trial_id}/commands", json=body)
+        return CommandPublic.model_validate(data)
+
+    def commands(self, trial_id: int) -> CommandsPublic:
+        return CommandsPublic.model_validate(self._call("GET", f"/trials/{trial_id}/commands"))
+
+    def poll(
+        self, trial_id: int, attempt: int, applied: list[dict[str, Any]] | None = None
+    ) -> PollAnswer:
+        """The trial's state and attempt and its pending commands; acknowledges ``applied``."""
+        body = {"attempt": attempt, "applied": applied or []}
+        return PollAnswer.model_validate(self._call("POST", f"/trials/{trial_id}/poll", json=body))
+
+    def paused(
+        self, trial_id: int, attempt: int, step: int, applied: list[dict[str, Any]] | None = None
+    ) -> TrialPublic:
+        """Tell the api this attempt paused after ``step`` (its checkpoint already stored)."""
+        body = {"attempt": attempt, "step": step, "applied": applied or []}
+        return TrialPublic.model_validate(
+            self._call("POST", f"/trials/{trial_id}/paused", json=body)
+        )
+
+    def fork(
+        self, trial_id: int, params: dict[str, Any] | None = None, step: int | None = None
+    ) -> TrialPublic:
+        body = {"params": params or {}, "step": step}
+        return TrialPublic.model_validate(self._call("POST", f"/trials/{trial_id}/fork", json=body))
+
+    def trial(self, trial_id: int) -> TrialPublic:
+        return TrialPublic.model_validate(self._call("GET", f"/trials/{trial_id}"))
+
+    def put_checkpoint(
+        self, trial_id: int, attempt: int, step: int, raw: bytes
+    ) -> CheckpointPublic:
+        data = self._call(
+            "PUT",
+            f"/trials/{trial_id}/checkpoints",
+            params={"attempt": attempt, "step": step},
+            content=raw,
+            headers={"content-type": "application/octet-stream"},
+        )
+        return CheckpointPublic.model_validate(data)
+
+    def checkpoints(self, trial_id: int) -> CheckpointsPublic:
+        data = self._call("GET", f"/trials/{trial_id}/checkpoints")
+        return CheckpointsPublic.model_validate(data)
+
+    def checkpoint(self, trial_id: int, step: int | None = None) -> tuple[int, bytes] | None:
+        """(step, bytes) of the trial's latest checkpoint (at or before ``step``), or None."""
+        params = {} if step is None else {"step": step}
+        r = self.http.get(f"/api/trials/{trial_id}/checkpoint", params=params)
+        if r.status_code == 404:
+            return None
+        if r.status_code >= 400:
+            raise CaviarError(r.status_code, r.text)
+        return int(r.headers["x-caviar-step"]), r.content
 
     # datasets
     def upload_dataset(self, name: str, csv: bytes) -> DatasetPublic:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from caviar.bounds import (
+    DB_INT_MAX,
     MAX_FIXED,
     MAX_HEARTBEAT_GRACE,
     MAX_METRICS,
@@ -52,6 +53,13 @@ class TrainObjective(_In):
     metric: Metric = "val_loss"
     fixed: dict[Key, Choice] = Field(
         default_factory=dict, max_length=MAX_FIXED, json_schema_extra=keys_by_pattern
+    )
+    checkpoint_every: int = Field(
+        default=5,
+        ge=0,
+        le=10_000,
+        description="Epochs between checkpoints written through the api (0: only on pause). "
+        "A requeued or resumed trial continues from its latest checkpoint.",
     )
 
 
@@ -153,6 +161,8 @@ class TrialPublic(BaseModel):
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    parent_id: int | None = None
+    forked_at_step: int | None = None
 
 
 class TrialsPublic(BaseModel):
@@ -193,6 +203,17 @@ class HeartbeatAnswer(BaseModel):
 
     state: TrialState
     attempt: int
+    commands: list[CommandPublic] = Field(
+        default_factory=list, description="the trial's pending commands (panda mode)"
+    )
+
+
+class Applied(_In):
+    """A command the trainer carried out (or refused, with ``error``) at ``step``."""
+
+    id: int = Field(ge=1, le=DB_INT_MAX)
+    step: Step
+    error: str | None = Field(default=None, max_length=2000)
 
 
 class ReportCreate(_In):
@@ -203,17 +224,97 @@ class ReportCreate(_In):
         default_factory=dict, max_length=MAX_METRICS, json_schema_extra=keys_by_pattern
     )
     worker: WorkerName | None = None
+    applied: list[Applied] = Field(default_factory=list, max_length=1000)
 
 
-class Command(BaseModel):
-    name: str
-    args: dict[str, Any] = Field(default_factory=dict)
+CommandAction = Literal["set", "pause", "resume", "stop"]
+CommandState = Literal["pending", "applied", "rejected"]
+
+
+class CommandCreate(_In):
+    """A person's command to one trial. ``set`` takes ``params`` (live hyperparameters only)."""
+
+    action: CommandAction
+    params: dict[str, Any] = Field(default_factory=dict)
+    note: str | None = Field(default=None, max_length=2000)
+    author: str | None = Field(default=None, max_length=200)
+
+
+class CommandPublic(BaseModel):
+    id: int
+    trial_id: int
+    action: CommandAction
+    params: dict[str, Any]
+    note: str | None
+    author: str | None = None
+    state: CommandState
+    created_at: datetime
+    applied_at: datetime | None = None
+    applied_step: int | None = None
+    reason: str | None = None
+
+
+class CommandsPublic(BaseModel):
+    data: list[CommandPublic]
+    count: int
+
+
+HeartbeatAnswer.model_rebuild()
 
 
 class ReportAnswer(BaseModel):
+    """``commands``: the trial's pending commands, to apply before the next mini-batch and
+    acknowledge in the next report (``applied``)."""
+
     prune: bool
     reason: dict[str, Any] | None = None
-    commands: list[Command] = Field(default_factory=list)
+    commands: list[CommandPublic] = Field(default_factory=list)
+
+
+class PollRequest(_In):
+    attempt: Attempt
+    applied: list[Applied] = Field(default_factory=list, max_length=1000)
+
+
+class PollAnswer(BaseModel):
+    """What a training process learns between reports: its trial's state and attempt, and the
+    pending commands. A state other than ``running`` or another attempt means: stop."""
+
+    state: TrialState
+    attempt: int
+    commands: list[CommandPublic] = Field(default_factory=list)
+
+
+class PauseRequest(_In):
+    """The trainer stopped for a pause after ``step`` reports and saved its checkpoint."""
+
+    attempt: Attempt
+    step: Step
+    applied: list[Applied] = Field(default_factory=list, max_length=1000)
+
+
+class ForkCreate(_In):
+    """A new trial from ``trial``'s checkpoint at or before ``step`` (default: the latest),
+    with ``params`` edited (live hyperparameters only)."""
+
+    params: dict[str, Any] = Field(default_factory=dict)
+    step: Step | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class CheckpointPublic(BaseModel):
+    id: int
+    trial_id: int
+    attempt: int
+    step: int
+    sha256: str
+    size: int
+    created_at: datetime
+
+
+class CheckpointsPublic(BaseModel):
+    data: list[CheckpointPublic]
+    count: int
 
 
 class ReportPublic(BaseModel):

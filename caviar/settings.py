@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # Comma-separated extra Host names accepted on a loopback api (besides 127.0.0.1,
     # localhost and [::1]), e.g. the name a local reverse proxy passes on.
     allowed_hosts: str = ""
+    # Largest accepted training checkpoint, in bytes, and how many a trial keeps.
+    max_checkpoint_bytes: int = 256 * 1024 * 1024
+    checkpoints_kept: int = 3
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -1,14 +1,16 @@
 """The trial states, defined once: every module, the database constraint and the wire schemas
 take them from here.
 
-queued → running → completed | pruned | failed | cancelled. A finished trial never changes again.
+queued → running → completed | pruned | failed | cancelled, and running ⇄ paused (a paused trial
+holds a checkpoint and no worker; resuming queues it with the next attempt). A finished trial
+never changes again.
 """
 
 from __future__ import annotations
 
 from typing import Literal, get_args
 
-TrialState = Literal["queued", "running", "completed", "pruned", "failed", "cancelled"]
+TrialState = Literal["queued", "running", "paused", "completed", "pruned", "failed", "cancelled"]
 TRIAL_STATES: tuple[TrialState, ...] = get_args(TrialState)
 FINISHED_STATES: tuple[TrialState, ...] = ("completed", "pruned", "failed", "cancelled")
 IN_FLIGHT: tuple[TrialState, ...] = ("queued", "running")

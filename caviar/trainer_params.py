@@ -10,7 +10,7 @@ arrive as integral floats (``64.0``); booleans are never numbers.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -36,6 +36,26 @@ TRAINER_PARAMS: dict[str, tuple[Any, str, tuple[Any, ...] | None]] = {
     "bn_momentum": (0.9, "float", None),
     "epochs": (20, "int", None),
 }
+
+
+# The hyperparameters a person may change while a trial trains (panda mode's ``set``). The
+# others shape the network or the run (hidden_units, layers, activation, optimizer, epsilon,
+# bn_momentum, epochs): changing them needs a fresh run, so they are forked instead.
+LIVE_PARAMS: tuple[str, ...] = (
+    "learning_rate",
+    "beta",
+    "beta1",
+    "beta2",
+    "l2",
+    "batch_size",
+    "lr_decay",
+    "lr_decay_kind",
+)
+
+
+def not_live(names: Iterable[str]) -> list[str]:
+    """The names among ``names`` that cannot change while training, in order."""
+    return [name for name in names if name not in LIVE_PARAMS]
 
 
 def trainer_defaults() -> dict[str, Any]:

@@ -22,7 +22,7 @@ from caviar.settings import Settings
 from worker.api_client import RetryingClient
 from worker.celery_app import app
 from worker.heartbeat import Fenced, Heartbeat
-from worker.objectives import Pruned, run_objective
+from worker.objectives import Paused, Pruned, run_objective
 
 log = logging.getLogger("caviar.worker")
 
@@ -83,6 +83,9 @@ def _run(
     except Conflict:
         log.info("trial %s attempt %s fenced off; stopping", trial_id, attempt)
         return "fenced"
+    except Paused:
+        log.info("trial %s attempt %s paused; its worker slot is free", trial_id, attempt)
+        return "paused"
     except Pruned as p:
         return _tell(client, trial_id, attempt, "pruned", p.value, None)
     except (httpx.TransportError, CaviarError) as exc:

@@ -33,10 +33,11 @@ RULES: tuple[Rule, ...] = (
     # Probes and the dashboard's own files carry no token.
     _rule(READ_METHODS, r"^/api/health$", None, "health probe"),
     _rule(READ_METHODS, r"^/vendor/", None, "the dashboard's vendored libraries"),
-    # What a worker does with a trial it runs: claim, report, tell, heartbeat, checkpoint.
+    # What a worker does with a trial it runs: claim, report, tell, heartbeat, checkpoint, and
+    # panda mode's poll for commands and its pause.
     _rule(
         ANY - READ_METHODS,
-        r"^/api/trials/[^/]+/(start|reports|tell|heartbeats?|checkpoints?)$",
+        r"^/api/trials/[^/]+/(start|reports|tell|heartbeats?|checkpoints?|poll|paused)$",
         ("admin", "worker"),
         "a worker's call on its trial",
     ),

@@ -49,6 +49,8 @@ class Study(TimestampMixin, Base):
     stale: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     stale_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     warm_start_report: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # Trials forked by a person: they take numbers but not places among ``max_trials``.
+    fork_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         CheckConstraint("status IN ('running', 'completed', 'cancelled')", name="status"),
@@ -101,6 +103,9 @@ class Trial(TimestampMixin, Base):
     retest_round_id: Mapped[int | None] = mapped_column(
         ForeignKey("retest_rounds.id", ondelete="CASCADE"), nullable=True
     )
+    # A fork's parent trial and the parent's step it continues from.
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("trials.id"), nullable=True)
+    forked_at_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     __table_args__ = (
         UniqueConstraint("study_id", "number"),
@@ -224,3 +229,50 @@ class ApiToken(TimestampMixin, Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (CheckConstraint(sql_in("role", ROLES), name="role"),)
+
+
+class CheckpointBlob(Base):
+    """A checkpoint's bytes, stored once per content (sha256) however many trials point to it."""
+
+    __tablename__ = "checkpoint_blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Checkpoint(TimestampMixin, Base):
+    """A trial's training state after ``step`` reports, written by ``attempt``."""
+
+    __tablename__ = "checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    step: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(ForeignKey("checkpoint_blobs.sha256"))
+
+    __table_args__ = (Index("ix_checkpoints_trial_step", "trial_id", "step"),)
+
+
+class TrialCommand(TimestampMixin, Base):
+    """A person's command to a trial (set, pause, resume, stop) and what became of it."""
+
+    __tablename__ = "trial_commands"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(16))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    author: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    applied_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (
+        Index("ix_trial_commands_trial_state", "trial_id", "state"),
+        CheckConstraint("action IN ('set', 'pause', 'resume', 'stop')", name="action"),
+        CheckConstraint("state IN ('pending', 'applied', 'rejected')", name="state"),
+    )

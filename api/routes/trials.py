@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from api.deps import DispatcherDep, ReadSessionDep, SessionDep
 from api.openapi import responses
 from api.params import TrialId
+from api.services import commands as command_service
 from api.services import trials as trial_service
 from api.services.publish import trial_public
 from caviar.schemas import (
@@ -54,8 +55,10 @@ def start(trial_id: TrialId, body: StartRequest, session: SessionDep) -> TrialPu
     responses=responses(400, 404, 409, 422),
 )
 def heartbeat(trial_id: TrialId, body: HeartbeatRequest, session: SessionDep) -> HeartbeatAnswer:
-    """The attempt is alive and working. 409 when it is fenced off: the worker stops."""
+    """The attempt is alive and working; the answer carries the pending commands. 409 when it
+    is fenced off: the worker stops."""
     answer = trial_service.heartbeat(session, trial_id, body)
+    answer.commands = command_service.deliver(session, trial_id, [])
     session.commit()
     return answer
 
@@ -70,6 +73,7 @@ def report(trial_id: TrialId, body: ReportCreate, session: SessionDep) -> Report
     """Store the value at ``step`` (a heartbeat too); the answer says whether to prune. 409 when
     the attempt is stale or the trial is not running."""
     answer = trial_service.report(session, trial_id, body)
+    answer.commands = command_service.deliver(session, trial_id, body.applied)
     session.commit()
     return answer
 
@@ -104,6 +108,7 @@ def tell(
     """Completed (with its value), pruned or failed; telling the same outcome again is harmless,
     a different one answers 409. Queues the study's next trials."""
     trial, queued = trial_service.tell(session, trial_id, body)
+    command_service.close_pending(session, trial_id, f"the trial finished first ({trial.state})")
     answer = trial_public(trial)
     session.commit()
     dispatcher.dispatch(queued)

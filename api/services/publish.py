@@ -23,4 +23,6 @@ def trial_public(t: Trial) -> TrialPublic:
         created_at=t.created_at,
         started_at=t.started_at,
         finished_at=t.finished_at,
+        parent_id=t.parent_id,
+        forked_at_step=t.forked_at_step,
     )

@@ -48,8 +48,15 @@ def in_flight(session: Session, study_id: int) -> int:
 
 
 def search_trials(study: Study) -> int:
-    """Trials the search created: what ``max_trials`` bounds (re-test trials excluded)."""
-    return study.trial_count - study.retest_trials
+    """Trials the search created: what ``max_trials`` bounds (re-test trials and a person's
+    forks excluded)."""
+    return study.trial_count - study.retest_trials - study.fork_count
+
+
+def paused_count(session: Session, study_id: int) -> int:
+    """Paused trials: a study with one is not finished, though nothing of it runs."""
+    query = select(func.count()).where(Trial.study_id == study_id, Trial.state == "paused")
+    return session.scalar(query) or 0
 
 
 def observations(session: Session, study: Study, config: StudyCreate) -> list[Observation]:
@@ -204,7 +211,11 @@ def top_up(session: Session, study: Study, config: StudyCreate | None = None) ->
         room = min(config.parallelism - flying, config.max_trials - search_trials(study))
         new = create_trials(session, study, config, room, state="queued")
         flying += len(new)
-    if flying == 0 and search_trials(study) >= config.max_trials:
+    if (
+        flying == 0
+        and search_trials(study) >= config.max_trials
+        and not paused_count(session, study.id)
+    ):
         study.status = "completed"
     return new
 

@@ -1,8 +1,8 @@
 """Tokens and roles on a real api: every documented operation, every role, and the Host check.
 
 The expectations are written here from the design, not read from ``api.auth.rules``: a worker
-may only claim, report, tell, heartbeat and checkpoint its trials and read trials and datasets;
-a viewer reads; an admin does everything.
+may only claim, report, tell, heartbeat, checkpoint, poll and pause its trials and read trials
+and datasets; a viewer reads; an admin does everything.
 """
 
 from __future__ import annotations
@@ -22,7 +22,17 @@ from tests.api.auth_helpers import make_token, make_tokens, tokens_cli
 from tests.services import api_server, backend, wait_for
 
 READS = {"GET", "HEAD", "OPTIONS"}
-WORKER_CALLS = {"start", "reports", "tell", "heartbeat", "heartbeats", "checkpoint", "checkpoints"}
+WORKER_CALLS = {
+    "start",
+    "reports",
+    "tell",
+    "heartbeat",
+    "heartbeats",
+    "checkpoint",
+    "checkpoints",
+    "poll",
+    "paused",
+}
 PUBLIC = {("GET", "/api/health")}
 
 

@@ -38,6 +38,38 @@ class Optimizer(ABC):
     def step(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
         """w ← update(w, g) in place, with learning rate ``lr``; overwrites ``grads``."""
 
+    def state(self) -> dict[str, np.ndarray]:
+        """The optimizer's moments and step count, by name (copies), for a checkpoint."""
+        return {name: np.array(getattr(self, name), copy=True) for name in self._state_names()}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore what :meth:`state` returned (bit for bit)."""
+        for name in self._state_names():
+            current = getattr(self, name)
+            if isinstance(current, np.ndarray):
+                current[...] = state[name]
+            else:
+                setattr(self, name, type(current)(state[name]))
+
+    def _state_names(self) -> tuple[str, ...]:
+        return ()
+
+    def set_betas(self, **betas: float) -> None:
+        """Change β, β₁ or β₂ mid-run. The moments keep their meaning: a scaled moment
+        m/(1 - β) is rescaled to m/(1 - β') so the next step continues from the same m."""
+        for name, new in betas.items():
+            if not hasattr(self, name):
+                continue
+            old = getattr(self, name)
+            if new != old:
+                moment = self._moment_of(name)
+                if moment is not None:
+                    moment *= (1.0 - old) / (1.0 - new)
+                setattr(self, name, new)
+
+    def _moment_of(self, beta_name: str) -> np.ndarray | None:
+        return None
+
 
 class GradientDescent(Optimizer):
     def step(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
@@ -56,6 +88,12 @@ class Momentum(Optimizer):
         self._velocity += grads
         np.multiply(self._velocity, lr * (1.0 - self.beta), out=grads)
         params -= grads
+
+    def _state_names(self) -> tuple[str, ...]:
+        return ("_velocity",)
+
+    def _moment_of(self, beta_name: str) -> np.ndarray | None:
+        return self._velocity if beta_name == "beta" else None
 
 
 class RMSprop(Optimizer):
@@ -84,6 +122,12 @@ class RMSprop(Optimizer):
         np.divide(grads, scratch, out=grads)
         grads *= lr / root
         params -= grads
+
+    def _state_names(self) -> tuple[str, ...]:
+        return ("_squares",)
+
+    def _moment_of(self, beta_name: str) -> np.ndarray | None:
+        return self._squares if beta_name == "beta2" else None
 
 
 class Adam(Optimizer):
@@ -119,6 +163,12 @@ class Adam(Optimizer):
         np.divide(self._first, grads, out=grads)
         grads *= lr * a / b
         params -= grads
+
+    def _state_names(self) -> tuple[str, ...]:
+        return ("_first", "_second", "t")
+
+    def _moment_of(self, beta_name: str) -> np.ndarray | None:
+        return {"beta1": self._first, "beta2": self._second}.get(beta_name)
 
 
 def make_optimizer(

@@ -1,7 +1,8 @@
 """The training loop of the ``train`` objective: mini-batch training with per-epoch reports.
 
-:func:`fit` is what a worker calls. :class:`Trainer` runs one epoch at a time for callers that
-need to act between epochs (change the learning rate, pause).
+:func:`fit` trains a run to its end. :class:`Trainer` runs one mini-batch at a time, calls a hook
+between mini-batches (live hyperparameter changes, pause) and saves and restores its complete
+state, so a paused run continues bit for bit in another process.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from caviar.trainer_params import TrainerConfig, parse_hyperparams
+from caviar.trainer_params import LIVE_PARAMS, TrainerConfig, not_live, parse_hyperparams
 from worker.datasets.dataset import Dataset
 from worker.nn.model import Network
 from worker.nn.optimizers import make_optimizer
@@ -54,14 +55,21 @@ def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
     return list(zip([0, *stops[:-1]], stops, strict=True))
 
 
+BatchHook = Callable[["Trainer"], None]
+
+
 class Trainer:
-    """A network, its optimizer and its data, trained one epoch at a time.
+    """A network, its optimizer and its data, trained one mini-batch at a time.
 
     ``hp`` uses the names of ``caviar.trainer_params`` (see :func:`parse_hyperparams`). ``rng``
     draws the initial weights and then each epoch's shuffle, so a seed reproduces a run (on the
-    same machine and thread count). :attr:`learning_rate` is the base rate before decay and may be
-    changed between epochs. A prebuilt ``network`` (for instance with hidden layers of different
-    widths) replaces the one ``hidden_units``, ``layers`` and ``activation`` describe.
+    same machine and thread count). A prebuilt ``network`` (for instance with hidden layers of
+    different widths) replaces the one ``hidden_units``, ``layers`` and ``activation`` describe.
+
+    ``on_batch(trainer)`` is called before every mini-batch, when the trainer's state is whole:
+    it may call :meth:`apply_overrides` (the change holds from that mini-batch on), save
+    :meth:`state`, or raise to stop the run there. :attr:`position` is the number of samples of
+    the current epoch already trained; a restored state continues exactly where it stopped.
     """
 
     def __init__(
@@ -71,11 +79,15 @@ class Trainer:
         rng: np.random.Generator,
         *,
         network: Network | None = None,
+        on_batch: BatchHook | None = None,
     ) -> None:
+        self.base_hp: dict[str, Any] = dict(hp)
+        self.overrides: dict[str, Any] = {}
         self.config: TrainerConfig = parse_hyperparams(hp)
         config = self.config
         self.data = data
         self.rng = rng
+        self.on_batch = on_batch
         if network is None:
             network = Network(
                 data.n_features,
@@ -96,52 +108,106 @@ class Trainer:
         )
         self.learning_rate = config.learning_rate
         self.epochs_done = 0
-        n_train = data.X_train.shape[0]
-        self._bounds = batch_bounds(n_train, config.batch_size)
+        self.batches_done = 0  # mini-batches trained over the whole run
+        self.position = 0  # samples of the current epoch already trained
+        self._order: np.ndarray | None = None  # the current epoch's shuffle, None between epochs
+        self._epoch_total = 0.0  # Σ loss·batch size over the current epoch so far
         self._x_buffers: dict[int, np.ndarray] = {}
         self._y_buffers: dict[int, np.ndarray] = {}
-        for start, stop in self._bounds:
-            size = stop - start
-            if size not in self._x_buffers:
-                self._x_buffers[size] = np.empty((size, data.n_features), dtype=np.float32)
-                self._y_buffers[size] = np.empty(size, dtype=np.int64)
 
-    def train_epoch(self, lr: float) -> float:
-        """One pass of mini-batch updates over the shuffled train split with learning rate
-        ``lr``; returns the mean mini-batch cross-entropy. Raises :class:`TrainingDiverged`."""
-        config, network, optimizer = self.config, self.network, self.optimizer
+    @property
+    def current_learning_rate(self) -> float:
+        """The decayed rate the next mini-batch uses."""
+        config = self.config
+        return decayed_learning_rate(
+            self.learning_rate, config.lr_decay_kind, config.lr_decay, self.epochs_done
+        )
+
+    def apply_overrides(self, values: Mapping[str, Any]) -> None:
+        """Change live hyperparameters (``caviar.trainer_params.LIVE_PARAMS``) from the next
+        mini-batch on. ``learning_rate`` is the base rate: a decay schedule still applies to it.
+        Raises ``ValueError`` naming a key that is unknown, invalid or not live."""
+        structural = not_live(values)
+        if structural:
+            raise ValueError(
+                f"hyperparameter {structural[0]!r} can't change while training; fork instead"
+            )
+        overrides = {**self.overrides, **values}
+        config = parse_hyperparams({**self.base_hp, **overrides})
+        self.overrides = overrides
+        self.config = config
+        self.learning_rate = config.learning_rate
+        self.optimizer.set_betas(beta=config.beta, beta1=config.beta1, beta2=config.beta2)
+
+    def _next_batch(self, n: int) -> tuple[int, int]:
+        """(start, stop) of the next mini-batch, as :func:`batch_bounds` cuts the rest of the
+        epoch from :attr:`position` with the current batch size."""
+        start = self.position
+        stop = min(start + self.config.batch_size, n)
+        if n - stop == 1:  # a last batch of one sample joins this one
+            stop = n
+        return start, stop
+
+    def _buffers(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+        if size not in self._x_buffers:
+            self._x_buffers[size] = np.empty((size, self.data.n_features), dtype=np.float32)
+            self._y_buffers[size] = np.empty(size, dtype=np.int64)
+        return self._x_buffers[size], self._y_buffers[size]
+
+    def train_epoch(self, lr: float | None = None) -> float:
+        """Finish the current epoch (or run a whole one) of mini-batch updates over the shuffled
+        train split; returns the mean mini-batch cross-entropy. ``lr`` fixes the rate (for
+        benchmarks); by default each mini-batch uses :attr:`current_learning_rate`. Raises
+        :class:`TrainingDiverged`."""
+        network = self.network
         X, y_all = self.data.X_train, self.data.y_train
+        n = X.shape[0]
         epoch = self.epochs_done + 1
-        order = self.rng.permutation(X.shape[0])
-        total = 0.0
+        if self._order is None:
+            self._order = self.rng.permutation(n)
+            self.position, self._epoch_total = 0, 0.0
+        order = self._order
         with np.errstate(all="ignore"):  # divergence is detected from the loss, not warnings
-            for step, (start, stop) in enumerate(self._bounds, start=1):
+            while self.position < n:
+                if self.on_batch is not None:
+                    self.on_batch(self)
+                start, stop = self._next_batch(n)
                 index = order[start:stop]
+                x_buffer, y_buffer = self._buffers(stop - start)
                 # mode="clip" writes straight into the buffer ("raise" buffers the result first);
                 # the indices are a permutation, so nothing is ever clipped.
-                x = np.take(X, index, axis=0, out=self._x_buffers[stop - start], mode="clip")
-                y = np.take(y_all, index, out=self._y_buffers[stop - start], mode="clip")
+                x = np.take(X, index, axis=0, out=x_buffer, mode="clip")
+                y = np.take(y_all, index, out=y_buffer, mode="clip")
+                config = self.config
                 loss = network.forward_backward(x, y, l2=config.l2, bn_momentum=config.bn_momentum)
                 if not math.isfinite(loss):
-                    raise TrainingDiverged(epoch, step, "the mini-batch loss", loss)
-                optimizer.step(network.params, network.grads, lr)
-                total += loss * (stop - start)
-        return total / X.shape[0]
+                    raise TrainingDiverged(
+                        epoch, self.batches_in_epoch(stop), "the mini-batch loss", loss
+                    )
+                self.optimizer.step(
+                    network.params, network.grads, self.current_learning_rate if lr is None else lr
+                )
+                self._epoch_total += loss * (stop - start)
+                self.position = stop
+                self.batches_done += 1
+        self._order = None
+        return self._epoch_total / n
+
+    def batches_in_epoch(self, stop: int) -> int:
+        """How many mini-batches of the current batch size end at or before sample ``stop``."""
+        return -(-stop // self.config.batch_size)
 
     def run_epoch(self) -> dict[str, float]:
-        """Train one epoch and return its metrics.
+        """Train (the rest of) one epoch and return its metrics.
 
         ``train_loss``: mean cross-entropy of the epoch's mini-batches (train mode, weighted by
         batch size, without the L2 term); ``val_loss`` and ``val_accuracy``: test mode on the
-        validation split; ``learning_rate``: the decayed rate used in this epoch.
-        Raises :class:`TrainingDiverged` on a NaN or infinite loss.
+        validation split; ``learning_rate``: the effective (decayed) rate of the epoch's last
+        mini-batch. Raises :class:`TrainingDiverged` on a NaN or infinite loss.
         """
-        config = self.config
         epoch = self.epochs_done + 1
-        lr = decayed_learning_rate(
-            self.learning_rate, config.lr_decay_kind, config.lr_decay, self.epochs_done
-        )
-        train_loss = self.train_epoch(lr)
+        train_loss = self.train_epoch()
+        lr = self.current_learning_rate
         with np.errstate(all="ignore"):
             val_loss, val_accuracy = self.network.evaluate(self.data.X_val, self.data.y_val)
         if not math.isfinite(val_loss):
@@ -153,6 +219,70 @@ class Trainer:
             "val_accuracy": val_accuracy,
             "learning_rate": lr,
         }
+
+    def state(self) -> TrainingState:
+        """Everything the run needs to continue bit for bit elsewhere (copies)."""
+        return TrainingState(
+            params=self.network.params.copy(),
+            running=self.network._running.copy(),
+            optimizer=self.optimizer.state(),
+            order=None if self._order is None else self._order.copy(),
+            rng=self.rng.bit_generator.state,
+            epochs_done=self.epochs_done,
+            batches_done=self.batches_done,
+            position=self.position,
+            epoch_total=self._epoch_total,
+            base_hp=dict(self.base_hp),
+            overrides=dict(self.overrides),
+        )
+
+    def load_state(self, state: TrainingState) -> None:
+        """Continue from ``state``. The trainer must have been built with the same network
+        shape. The state's overrides apply, except for a live hyperparameter whose value in this
+        trainer's ``hp`` differs from the state's own base: that edit (a fork's) wins."""
+        network = self.network
+        if state.params.shape != network.params.shape or state.params.dtype != network.params.dtype:
+            raise ValueError(
+                f"the checkpoint holds {state.params.size} parameters of {state.params.dtype}; "
+                f"this network has {network.params.size} of {network.params.dtype}"
+            )
+        edits = {
+            k: v
+            for k, v in self.base_hp.items()
+            if k in LIVE_PARAMS and state.base_hp.get(k, v) != v
+        }
+        self.base_hp = dict(state.base_hp)
+        self.overrides = {}
+        # The state's own betas first, so its scaled moments load as they were saved; a fork's
+        # edited beta then rescales them like any live change.
+        self.apply_overrides(state.overrides)
+        network.params[...] = state.params
+        network._running[...] = state.running
+        self.optimizer.load_state(state.optimizer)
+        self.apply_overrides(edits)
+        self.rng.bit_generator.state = state.rng
+        self.epochs_done = state.epochs_done
+        self.batches_done = state.batches_done
+        self.position = state.position
+        self._order = None if state.order is None else state.order.copy()
+        self._epoch_total = state.epoch_total
+
+
+@dataclass(eq=False)
+class TrainingState:
+    """A run's complete state between two mini-batches (see :meth:`Trainer.state`)."""
+
+    params: np.ndarray
+    running: np.ndarray  # Batch Norm's running [μ..., σ²...]
+    optimizer: dict[str, np.ndarray]
+    order: np.ndarray | None  # the current epoch's shuffle, None between epochs
+    rng: dict[str, Any]  # np.random.Generator.bit_generator.state
+    epochs_done: int
+    batches_done: int
+    position: int
+    epoch_total: float
+    base_hp: dict[str, Any]
+    overrides: dict[str, Any]
 
 
 @dataclass(frozen=True, eq=False)
@@ -178,6 +308,9 @@ def fit(
     hp: Mapping[str, Any],
     rng: np.random.Generator,
     on_epoch: EpochCallback | None = None,
+    *,
+    on_batch: BatchHook | None = None,
+    resume: TrainingState | None = None,
 ) -> FitResult:
     """Train a network on ``data`` for ``hp["epochs"]`` epochs (default 20).
 
@@ -187,13 +320,19 @@ def fit(
     ``{"val_loss", "val_accuracy", "train_loss", "learning_rate"}`` (see
     :meth:`Trainer.run_epoch`); returning ``False`` stops training (``stopped_early``).
 
+    ``on_batch`` is the trainer's hook between mini-batches (see :class:`Trainer`). With
+    ``resume`` the run continues from that state (the history then holds only the epochs run
+    here).
+
     Raises ``ValueError`` naming the key for an unknown or invalid hyperparameter (before any
     training), and :class:`TrainingDiverged` when the loss becomes NaN or infinite. Exceptions
-    from ``on_epoch`` propagate.
+    from ``on_epoch`` and ``on_batch`` propagate.
     """
-    trainer = Trainer(data, hp, rng)
+    trainer = Trainer(data, hp, rng, on_batch=on_batch)
+    if resume is not None:
+        trainer.load_state(resume)
     history: list[dict[str, float]] = []
-    for _ in range(trainer.config.epochs):
+    while trainer.epochs_done < trainer.config.epochs:
         metrics = trainer.run_epoch()
         history.append(metrics)
         if on_epoch is not None and not on_epoch(trainer.epochs_done, dict(metrics)):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from caviar.client import Client
-from worker.objectives.base import Pruned
+from worker.objectives.base import Paused, Pruned
 from worker.objectives.function import run_function
 
-__all__ = ["Pruned", "run_objective"]
+__all__ = ["Paused", "Pruned", "run_objective"]
 
 
 def run_objective(

@@ -11,3 +11,11 @@ class Pruned(Exception):
     def __init__(self, value: float | None, reason: dict[str, Any] | None) -> None:
         super().__init__(f"pruned: {reason}")
         self.value, self.reason = value, reason
+
+
+class Paused(Exception):
+    """A person paused the trial: its checkpoint is stored and the api holds it ``paused``."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__(f"paused after step {step}")
+        self.step = step

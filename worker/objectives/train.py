@@ -1,4 +1,5 @@
-"""The ``train`` objective: the NumPy trainer, reporting every epoch and obeying ``prune``."""
+"""The ``train`` objective: the NumPy trainer, reporting every epoch, obeying ``prune`` and a
+person's commands, and checkpointing through the api."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from typing import Any
 import numpy as np
 
 from caviar.client import Client
-from worker.nn.training import fit
-from worker.objectives.base import Pruned
+from worker.nn import checkpoint
+from worker.nn.training import Trainer
+from worker.objectives.base import Paused, Pruned
 from worker.objectives.datasets import load_dataset
+from worker.objectives.steering import PauseRequested, Steering
 
 
 def hyperparameters(objective: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -27,18 +30,46 @@ def run_train(
 ) -> float:
     """Train, report the metrics after every epoch, return the final value of the metric.
 
-    Raises ``Pruned`` when the api says so, and ``TrainingDiverged`` (failing the trial) when
-    the loss becomes NaN or infinite.
+    Continues from the trial's latest checkpoint when it has one (a resumed, requeued or forked
+    trial), writes one every ``checkpoint_every`` epochs and at the end, and applies the
+    commands that reach it between mini-batches. Raises ``Pruned`` when the api says so,
+    ``Paused`` after a pause was stored, and ``TrainingDiverged`` (failing the trial) when the
+    loss becomes NaN or infinite.
     """
     data = load_dataset(client, objective["dataset"])
     metric = objective.get("metric", "val_loss")
-
-    def on_epoch(epoch: int, metrics: dict[str, float]) -> bool:
-        value = metrics[metric]
-        answer = client.report(trial_id, attempt, step=epoch, value=value, metrics=metrics)
-        if answer.prune:
-            raise Pruned(value, answer.reason)
-        return True
-
-    result = fit(data, hyperparameters(objective, params), np.random.default_rng(seed), on_epoch)
-    return float(result.final[metric])
+    every = int(objective.get("checkpoint_every", 5))
+    steering = Steering(client, trial_id, attempt)
+    trainer = Trainer(
+        data,
+        hyperparameters(objective, params),
+        np.random.default_rng(seed),
+        on_batch=steering.on_batch,
+    )
+    found = client.checkpoint(trial_id)
+    if found is not None:
+        trainer.load_state(checkpoint.loads(found[1]))
+    value: float | None = None
+    try:
+        while trainer.epochs_done < trainer.config.epochs:
+            metrics = trainer.run_epoch()
+            epoch = trainer.epochs_done
+            value = metrics[metric]
+            acks = steering.acks()
+            answer = client.report(
+                trial_id, attempt, step=epoch, value=value, metrics=metrics, applied=acks
+            )
+            steering.sent(len(acks))
+            if answer.prune:
+                raise Pruned(value, answer.reason)
+            steering.receive(answer.commands)
+            if (every and epoch % every == 0) or epoch == trainer.config.epochs:
+                client.put_checkpoint(trial_id, attempt, epoch, checkpoint.dumps(trainer.state()))
+    except PauseRequested as pause:
+        client.put_checkpoint(trial_id, attempt, pause.step, pause.state)
+        applied = [*steering.acks(), {"id": pause.command_id, "step": pause.step}]
+        client.paused(trial_id, attempt, pause.step, applied)
+        raise Paused(pause.step) from None
+    if value is None:  # restored from a checkpoint of the finished run: its last report stands
+        value = client.reports(trial_id).data[-1].value
+    return float(value)
