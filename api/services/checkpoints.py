@@ -82,8 +82,14 @@ def prune(session: Session, trial_id: int, keep: int) -> None:
     )
     if not old:
         return
-    shas = {c.sha256 for c in old}
     session.execute(delete(Checkpoint).where(Checkpoint.id.in_([c.id for c in old])))
+    drop_orphans(session, {c.sha256 for c in old})
+
+
+def drop_orphans(session: Session, shas: set[str]) -> None:
+    """Delete the blobs among ``shas`` that no checkpoint names any more."""
+    if not shas:
+        return
     still_named = set(
         session.scalars(select(Checkpoint.sha256).where(Checkpoint.sha256.in_(shas)).distinct())
     )

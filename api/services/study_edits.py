@@ -1,6 +1,8 @@
 """Deleting a study (renaming is a PATCH: see ``retest_schedule.update``).
 
-- ``delete`` removes a study with its regions, re-test rounds, trials and reports. A study
+- ``delete`` removes a study with its regions, re-test rounds, trials and everything of its
+  trials (reports, events, commands, checkpoints, and the checkpoint blobs no other trial
+  shares). A study
   whose trials may still run (status ``running``) is refused with 409 naming ``status``:
   cancel it first.
 """
@@ -8,10 +10,21 @@
 from __future__ import annotations
 
 from sqlalchemy import delete as sql_delete
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.db.models import Region, RetestRound, Study, Trial, TrialReport
+from api.db.models import (
+    Checkpoint,
+    Region,
+    RetestRound,
+    Study,
+    Trial,
+    TrialCommand,
+    TrialEvent,
+    TrialReport,
+)
 from api.errors import Conflict
+from api.services.checkpoints import drop_orphans
 
 
 def delete(session: Session, study: Study) -> None:
@@ -20,6 +33,11 @@ def delete(session: Session, study: Study) -> None:
             f"study {study.id} is running: cancel it first (POST /api/studies/{study.id}/cancel)",
             field="status",
         )
-    for table in (TrialReport, Trial, RetestRound, Region):  # children first: no cascade needed
+    trials = select(Trial.id).where(Trial.study_id == study.id).scalar_subquery()
+    shas = set(session.scalars(select(Checkpoint.sha256).where(Checkpoint.trial_id.in_(trials))))
+    for by_trial in (Checkpoint, TrialCommand):  # children first: no cascade needed
+        session.execute(sql_delete(by_trial).where(by_trial.trial_id.in_(trials)))
+    for table in (TrialEvent, TrialReport, Trial, RetestRound, Region):
         session.execute(sql_delete(table).where(table.study_id == study.id))
+    drop_orphans(session, shas)
     session.delete(study)

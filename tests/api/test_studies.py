@@ -7,8 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from caviar.client import Client, Conflict
+from tests.services import Backend
 
 EXTERNAL = {"kind": "external"}
 
@@ -276,11 +278,13 @@ def test_rename(client: Client, api_url: str) -> None:
 
 
 def test_delete_refuses_a_running_study_then_removes_everything(
-    client: Client, api_url: str
+    client: Client, api_url: str, be: Backend
 ) -> None:
     sid = external(client, "delete-me")
     [trial] = client.ask(sid)
     client.report(trial.id, trial.attempt, 0, 0.5)
+    client.command(trial.id, "set", {"learning_rate": 0.01})
+    blob = client.put_checkpoint(trial.id, trial.attempt, 0, b"delete-me state").sha256
     with pytest.raises(Conflict) as refused:
         client.delete_study(sid)
     assert refused.value.detail["field"] == "status" and "cancel it first" in str(refused.value)
@@ -288,6 +292,16 @@ def test_delete_refuses_a_running_study_then_removes_everything(
     client.delete_study(sid)
     assert httpx.get(f"{api_url}/api/studies/{sid}").status_code == 404
     assert httpx.get(f"{api_url}/api/trials/{trial.id}").status_code == 404
+    with sa.create_engine(be.database_url).connect() as db:  # nothing of it is left behind
+        for table in ("trial_reports", "trial_commands", "checkpoints", "trial_events"):
+            rows = db.execute(
+                sa.text(f"SELECT count(*) FROM {table} WHERE trial_id = :t"), {"t": trial.id}
+            )
+            assert rows.scalar() == 0, table
+        blobs = db.execute(
+            sa.text("SELECT count(*) FROM checkpoint_blobs WHERE sha256 = :s"), {"s": blob}
+        )
+        assert blobs.scalar() == 0
     assert all(s.id != sid for s in client.studies().data)
     assert httpx.delete(f"{api_url}/api/studies/{sid}").status_code == 404
     other = external(client, "still-here")  # the others are untouched
