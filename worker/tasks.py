@@ -46,7 +46,12 @@ def run_trial(
     objective: dict[str, Any],
     seed: int = 0,
     heartbeat_every: float = 5.0,
+    **newer: Any,
 ) -> str:
+    """Run one attempt of a trial. Keys that a newer api adds to the message land in ``newer``
+    and are ignored, so api replicas and workers can be upgraded in either order."""
+    if newer:
+        log.info("trial %s: ignoring message keys %s", trial_id, sorted(newer))
     worker = worker_name(getattr(self.request, "hostname", None))
 
     def beat_client() -> Client:
