@@ -13,7 +13,8 @@ from typing import Literal, get_args
 TrialState = Literal["queued", "running", "paused", "completed", "pruned", "failed", "cancelled"]
 TRIAL_STATES: tuple[TrialState, ...] = get_args(TrialState)
 FINISHED_STATES: tuple[TrialState, ...] = ("completed", "pruned", "failed", "cancelled")
-IN_FLIGHT: tuple[TrialState, ...] = ("queued", "running")
+IN_FLIGHT: tuple[TrialState, ...] = ("queued", "running")  # waiting for or holding a worker
+UNFINISHED: tuple[TrialState, ...] = ("queued", "running", "paused")  # may still change
 TellState = Literal["completed", "pruned", "failed"]
 
 

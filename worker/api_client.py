@@ -62,3 +62,6 @@ class RetryingClient(Client):
 
     def dataset_content(self, ref: str) -> bytes:
         return self._retrying(super().dataset_content, ref)
+
+    def checkpoint(self, trial_id: int, step: int | None = None) -> tuple[int, bytes] | None:
+        return self._retrying(super().checkpoint, trial_id, step)

@@ -1,10 +1,12 @@
 """The heartbeat of a running trial: a thread that tells the api the attempt is alive every
 few seconds, from the claim on (a slow dataset fetch included), whatever the training does.
 
-When the api answers 409 — the attempt was requeued or the trial finished — the attempt is
-fenced off: the thread raises :class:`Fenced` in the training thread, which stops it at its
-next Python step (a mini-batch of the trainer; NumPy calls are never cut in half). The
-training loop itself knows nothing about heartbeats.
+When the api answers 409 — the attempt was requeued, paused or stopped, or the trial
+finished — the attempt is fenced off. A trainer that polls the api between mini-batches (panda
+mode's steering) notices by itself and stops there. If the attempt is still running
+:data:`FALLBACK_AFTER` seconds later (an objective without such a hook), the thread raises
+:class:`Fenced` in the training thread, which stops it at its next Python step (NumPy calls are
+never cut in half). The training loop itself knows nothing about heartbeats.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from types import TracebackType
 from caviar.client import Client, Conflict
 
 log = logging.getLogger("caviar.worker")
+FALLBACK_AFTER = 2.0  # seconds a fenced attempt has to stop by itself before it is stopped
 
 
 class Fenced(BaseException):
@@ -76,8 +79,12 @@ class Heartbeat:
                     client.heartbeat(self.trial_id, self.attempt)
                 except Conflict as exc:
                     log.info("trial %s attempt %s fenced off: %s", self.trial_id, self.attempt, exc)
+                    self.fenced = True
+                    # A trainer that polls between mini-batches stops by itself within a poll;
+                    # raising into a thread that may sit in an HTTP call is the last resort.
+                    if self._stop.wait(FALLBACK_AFTER):
+                        return
                     with self._lock:
-                        self.fenced = True
                         if self._armed:
                             _raise_in(self._target, Fenced)
                     return

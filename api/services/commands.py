@@ -19,7 +19,7 @@ from api.errors import Conflict, FieldError
 from api.services.scheduling import lock, top_up
 from api.services.trials import continued_curve, get
 from caviar.schemas import Applied, CommandCreate, CommandPublic, PollAnswer
-from caviar.states import FINISHED_STATES
+from caviar.states import FINISHED_STATES, UNFINISHED
 from caviar.trainer_params import LIVE_PARAMS, parse_hyperparams
 
 
@@ -151,7 +151,7 @@ def _stop(session: Session, trial: Trial, command: TrialCommand) -> list[Trial]:
     )
     won = session.execute(
         update(Trial)
-        .where(Trial.id == trial.id, Trial.state.in_(("queued", "running", "paused")))
+        .where(Trial.id == trial.id, Trial.state.in_(UNFINISHED))
         .values(**values, finished_at=db_now())
     ).rowcount
     if not won:

@@ -106,6 +106,8 @@ class Dispatcher:
         for trial in trials:
             study = studies[trial.study_id]
             assert study is not None
+            if study.config["objective"]["kind"] == "external":
+                continue  # its clients ask for it; a worker could not run it
             try:
                 rnd = rounds.get(trial.retest_round_id)
                 self.sender.send(message_for(trial, study, rnd.dataset if rnd else None))

@@ -11,10 +11,10 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from api.db.clock import db_now, seconds_since
-from api.db.models import Study, Trial
+from api.db.models import Study, Trial, TrialEvent
 from api.db.session import Database
 from api.services import events
 from api.services.dispatch import Dispatcher
@@ -55,8 +55,18 @@ def reap_silent(db: Database, dispatcher: Dispatcher) -> Pass:
         with db.session() as s:
             study = lock(s, study_id)
             config = config_of(study)
-            exhausted = attempt >= config.max_attempts
-            reason = f"no heartbeat for {grace:g} s on attempt {attempt} of {config.max_attempts}"
+            # Attempts lost to silence so far (a pause → resume takes an attempt, not a try).
+            silent_before = s.scalar(
+                select(func.count()).where(
+                    TrialEvent.trial_id == trial_id, TrialEvent.kind == "requeued"
+                )
+            )
+            tries = (silent_before or 0) + 1
+            exhausted = tries >= config.max_attempts
+            reason = (
+                f"no heartbeat for {grace:g} s on attempt {attempt} "
+                f"(silent {tries} of {config.max_attempts} tries)"
+            )
             values: dict[str, object] = (
                 {"state": "failed", "finished_at": db_now(), "error": reason}
                 if exhausted

@@ -30,7 +30,7 @@ from api.services.study_config import config_of
 from caviar.retest_schemas import Origin, RetestConfig, RoundPublic, RoundResult, RoundTrigger
 from caviar.schemas import Best
 from caviar.space import CategoricalParam
-from caviar.states import IN_FLIGHT
+from caviar.states import UNFINISHED
 
 
 def running_round(session: Session, study_id: int) -> RetestRound | None:
@@ -192,8 +192,8 @@ def start(
 
 
 def finishable(session: Session) -> list[int]:
-    """Running rounds none of whose trials is queued or running."""
-    busy = exists().where(Trial.retest_round_id == RetestRound.id, Trial.state.in_(IN_FLIGHT))
+    """Running rounds none of whose trials is unfinished (queued, running or paused)."""
+    busy = exists().where(Trial.retest_round_id == RetestRound.id, Trial.state.in_(UNFINISHED))
     return list(
         session.scalars(select(RetestRound.id).where(RetestRound.state == "running", ~busy))
     )
@@ -209,7 +209,7 @@ def close(session: Session, round_id: int) -> bool:
     trials = {
         t.id: t for t in session.scalars(select(Trial).where(Trial.retest_round_id == round_id))
     }
-    if any(t.state in IN_FLIGHT for t in trials.values()):
+    if any(t.state in UNFINISHED for t in trials.values()):
         return False
     results: list[RoundResult] = []
     for raw in rnd.results:

@@ -83,6 +83,9 @@ def _fire(s: Session, study_id: int) -> list[Trial]:
     )
     if due is None or retest_rounds.running_round(s, study_id) is not None:
         return []  # not due (another process fired it), or the previous round still runs
+    if study.status == "cancelled":
+        study.retest_next_at = None  # a cancelled study is not re-tested
+        return []
     study.retest_next_at = next_due(s, config_of(study).retest)
     if completed_search_trials(s, study_id) == 0:
         return []  # nothing to re-test yet: try again at the next due time

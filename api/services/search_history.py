@@ -34,10 +34,9 @@ from api.search.table import GrowingTable, ObservationTable
 from api.search.transforms import to_unit
 from api.services import warm_start
 from caviar.schemas import StudyCreate
-from caviar.states import FINISHED_STATES, TRIAL_STATES
+from caviar.states import UNFINISHED
 
 SCORED = ("completed", "pruned")  # finished states whose value strategies learn from
-UNFINISHED = tuple(s for s in TRIAL_STATES if s not in FINISHED_STATES)
 _MAX_STUDIES = 64
 _IN_LIST = 500  # up to this many new trials are looked up by id, more by study
 

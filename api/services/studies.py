@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from api.db.clock import db_now
-from api.db.models import Study, Trial
+from api.db.models import Study, Trial, TrialCommand
 from api.errors import Conflict, FieldError, FieldErrors, NotFound
 from api.search.base import whole_space
 from api.services import datasets as dataset_service
@@ -18,7 +18,7 @@ from api.services import retest_rounds, retest_schedule, study_checks, warm_star
 from api.services.scheduling import top_up
 from api.services.study_config import config_of
 from caviar.schemas import Best, StudyCreate, StudyPublic, TrainObjective
-from caviar.states import IN_FLIGHT, TRIAL_STATES
+from caviar.states import TRIAL_STATES, UNFINISHED
 from caviar.trainer_params import BUILTIN_DATASETS
 
 DEFAULT_GRACE = 120.0
@@ -97,9 +97,16 @@ def cancel(session: Session, study: Study) -> None:
     if study.status == "completed":
         raise Conflict(f"study {study.id} is already completed", field="status")
     study.status = "cancelled"
+    unfinished = select(Trial.id).where(Trial.study_id == study.id, Trial.state.in_(UNFINISHED))
+    session.execute(
+        update(TrialCommand)
+        .where(TrialCommand.trial_id.in_(unfinished.scalar_subquery()))
+        .where(TrialCommand.state == "pending")
+        .values(state="rejected", applied_at=db_now(), reason="the study was cancelled")
+    )
     session.execute(
         update(Trial)
-        .where(Trial.study_id == study.id, Trial.state.in_(IN_FLIGHT))
+        .where(Trial.study_id == study.id, Trial.state.in_(UNFINISHED))
         .values(state="cancelled", finished_at=db_now())
     )
 

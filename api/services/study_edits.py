@@ -25,12 +25,25 @@ from api.db.models import (
 )
 from api.errors import Conflict
 from api.services.checkpoints import drop_orphans
+from caviar.states import UNFINISHED
 
 
 def delete(session: Session, study: Study) -> None:
     if study.status == "running":
         raise Conflict(
             f"study {study.id} is running: cancel it first (POST /api/studies/{study.id}/cancel)",
+            field="status",
+        )
+    busy = session.scalar(
+        select(Trial.number)
+        .where(Trial.study_id == study.id, Trial.state.in_(UNFINISHED))
+        .order_by(Trial.number)
+        .limit(1)
+    )
+    if busy is not None:
+        raise Conflict(
+            f"trial {busy} of study {study.id} is still unfinished (a re-test round or a paused "
+            "trial): wait for it, or cancel the study first",
             field="status",
         )
     trials = select(Trial.id).where(Trial.study_id == study.id).scalar_subquery()

@@ -1,8 +1,8 @@
 """The life of a trial: ask, start, heartbeat, report, tell — with attempt fencing.
 
-States (``caviar.states``): queued → running → completed | pruned | failed | cancelled. A
-finished trial never changes again. Every write names the attempt it belongs to; an older
-attempt gets 409, and its check and write are one conditional statement.
+States (``caviar.states``): queued → running → completed | pruned | failed | cancelled, and
+running ⇄ paused. A finished trial never changes again. Every write names the attempt it
+belongs to; an older attempt gets 409, and its check and write are one conditional statement.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from caviar.client import Client, Conflict
-from tests.services import Backend, api_server
+from tests.services import Backend, api_server, wait_for
 
 LIMIT = 64 * 1024
 SPACE = {"learning_rate": {"type": "float", "low": 1e-3, "high": 1e-1, "scale": "log"}}
@@ -194,3 +194,42 @@ def test_fork_starts_from_the_parent_checkpoint_outside_max_trials(client: Clien
     assert study.status == "running"  # not finished while its fork runs
     # The fork took no place among max_trials (1): the parent counted, the fork did not.
     assert study.counts["completed"] == 1 and study.counts["queued"] == 1
+
+
+def pause_and_resume(client: Client, tid: int, attempt: int) -> None:
+    """A person pauses the running attempt, the client pauses, and the person resumes."""
+    pause = client.command(tid, "pause")
+    client.put_checkpoint(tid, attempt, attempt, b"state")
+    client.paused(tid, attempt, attempt, [{"id": pause.id, "step": attempt}])
+    client.command(tid, "resume")
+
+
+def test_pauses_spend_attempt_numbers_not_the_tries_a_silent_trial_gets(
+    client: Client,
+) -> None:
+    """max_attempts bounds the attempts lost to silence; two pause/resume cycles (attempts 1
+    and 2) leave a silent attempt 3 requeued, not failed."""
+    body = {"name": "paused-twice", "objective": {"kind": "external"}, "space": SPACE}
+    sid = client.create_study({**body, "max_trials": 1, "heartbeat_grace": 1, "max_attempts": 3})
+    tid = client.ask(sid.id)[0].id
+    for attempt in (1, 2):
+        pause_and_resume(client, tid, attempt)
+        [again] = client.ask(sid.id)  # the requeued trial is handed out again
+        assert (again.id, again.attempt) == (tid, attempt + 1)
+    wait_for(lambda: client.trial(tid).attempt == 4, 15, "the silent attempt's requeue")
+    assert client.trial(tid).state == "queued"
+
+
+def test_cancel_finishes_paused_trials_and_rejects_their_commands(client: Client) -> None:
+    sid, tid = running_trial(client, max_trials=1)
+    pause = client.command(tid, "pause")
+    client.put_checkpoint(tid, 1, 1, b"state")
+    client.paused(tid, 1, 1, [{"id": pause.id, "step": 1}])
+    waiting = client.command(tid, "set", {"learning_rate": 0.01})
+    assert waiting.state == "pending"
+    client.cancel(sid)
+    assert client.trial(tid).state == "cancelled"
+    [rejected] = [c for c in client.commands(tid).data if c.id == waiting.id]
+    assert rejected.state == "rejected" and rejected.reason == "the study was cancelled"
+    with pytest.raises(Conflict):  # nothing left to resume
+        client.command(tid, "resume")

@@ -306,3 +306,22 @@ def test_delete_refuses_a_running_study_then_removes_everything(
     assert httpx.delete(f"{api_url}/api/studies/{sid}").status_code == 404
     other = external(client, "still-here")  # the others are untouched
     assert client.study(other).status == "running"
+
+
+def test_delete_waits_for_a_completed_study_s_retest_round(client: Client) -> None:
+    """A completed study whose re-test round still has unfinished trials is not deleted from
+    under the clients (or workers) that run them."""
+    sid = external(client, "retested")
+    for value in (1.0, 2.0, 3.0):
+        [t] = client.ask(sid)
+        client.tell(t.id, t.attempt, "completed", value)
+    assert client.study(sid).status == "completed"
+    client.start_retest(sid)
+    with pytest.raises(Conflict) as refused:
+        client.delete_study(sid)
+    assert refused.value.detail["field"] == "status" and "unfinished" in str(refused.value)
+    while trials := client.ask(sid):  # the round's trials, handed out on a completed study
+        for t in trials:
+            client.tell(t.id, t.attempt, "completed", 1.0)
+    client.delete_study(sid)
+    assert all(s.id != sid for s in client.studies().data)

@@ -23,7 +23,7 @@ from api.services.dashboard.importance import default_pair, importance
 from api.services.dashboard.rows import FULL, columns, full_rows, rounded
 from api.services.study_config import config_of
 from caviar.dashboard_schemas import BestSoFar, DashboardSnapshot, DashboardUpdates
-from caviar.states import FINISHED_STATES, IN_FLIGHT
+from caviar.states import FINISHED_STATES, UNFINISHED
 
 MAX_WATCH = 2000
 MAX_POINTS = 1500  # plot points of a large study: enough to see, cheap to draw
@@ -70,7 +70,7 @@ def snapshot(
     cursor = session.scalar(select(func.max(Trial.number)).where(ours))
     # (no ORDER BY: it would make SQLite walk the number index instead of the state index)
     pending = sorted(
-        _numbers(session, select(Trial.number).where(ours, Trial.state.in_(IN_FLIGHT)))
+        _numbers(session, select(Trial.number).where(ours, Trial.state.in_(UNFINISHED)))
     )
     valued = Trial.state.in_(FINISHED_STATES) & Trial.value.is_not(None)
     n_valued = session.scalar(select(func.count()).where(ours, valued)) or 0
@@ -167,7 +167,7 @@ def updates(
     watched = [n for n in watch[:MAX_WATCH] if n <= after]
     rows = sorted(list(new) + full_rows(session, study.id, watched), key=lambda r: r[0])
     done = [r for r in rows if r[2] in FINISHED_STATES]
-    pending = [r[0] for r in rows if r[2] in IN_FLIGHT] + watch[MAX_WATCH:]
+    pending = [r[0] for r in rows if r[2] in UNFINISHED] + watch[MAX_WATCH:]
     recent = sorted(rows, key=lambda r: -r[0])[:max_curves]
     return DashboardUpdates(
         cursor=new[-1][0] if new else after,
