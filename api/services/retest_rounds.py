@@ -23,6 +23,7 @@ from api.search.base import RegionView
 from api.search.transforms import from_unit
 from api.services import datasets as dataset_service
 from api.services import regions as region_service
+from api.services.ranking import best_first
 from api.services.retest_schedule import uploaded_dataset_name
 from api.services.retest_verdict import judge, summarize
 from api.services.scheduling import lock
@@ -68,18 +69,7 @@ def _ranked(
     session: Session, study: Study, top_k: int
 ) -> tuple[list[dict[str, Any]], float | None]:
     """The champion then the next best distinct configurations; the champion's recorded value."""
-    order = Trial.value.desc() if study.direction == "maximize" else Trial.value.asc()
-    rows = session.execute(
-        select(Trial.params, Trial.value)
-        .where(
-            Trial.study_id == study.id,
-            Trial.state == "completed",
-            Trial.value.is_not(None),
-            Trial.retest_round_id.is_(None),
-        )
-        .order_by(order, Trial.number)
-        .limit(top_k * 20)
-    ).all()
+    rows = session.execute(best_first(study, Trial.params, Trial.value).limit(top_k * 20)).all()
     previous = latest_verdict(session, study.id)
     configs: list[dict[str, Any]] = []
     baseline: float | None = None

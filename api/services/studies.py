@@ -15,6 +15,7 @@ from api.search.base import whole_space
 from api.services import datasets as dataset_service
 from api.services import regions as region_service
 from api.services import retest_rounds, retest_schedule, study_checks, warm_start
+from api.services.ranking import best_first
 from api.services.scheduling import top_up
 from api.services.study_config import config_of
 from caviar.schemas import Best, StudyCreate, StudyPublic, TrainObjective
@@ -117,18 +118,8 @@ def best(session: Session, study: Study) -> Best | None:
     champion = retest_rounds.latest_champion(session, study.id)
     if champion is not None:
         return champion
-    order = Trial.value.desc() if study.direction == "maximize" else Trial.value.asc()
-    row = session.execute(
-        select(Trial.id, Trial.number, Trial.value, Trial.params)
-        .where(
-            Trial.study_id == study.id,
-            Trial.state == "completed",
-            Trial.value.is_not(None),
-            Trial.retest_round_id.is_(None),
-        )
-        .order_by(order, Trial.number)
-        .limit(1)
-    ).first()
+    columns = (Trial.id, Trial.number, Trial.value, Trial.params)
+    row = session.execute(best_first(study, *columns).limit(1)).first()
     return Best(trial_id=row[0], number=row[1], value=row[2], params=row[3]) if row else None
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from api.db.clock import db_now
@@ -22,6 +22,7 @@ from api.db.models import Region, Study, Trial
 from api.errors import FieldError
 from api.search.base import Observation
 from api.search.transforms import Param, from_unit, to_unit
+from api.services.ranking import best_first
 from caviar.retest_schemas import WarmStartReport
 from caviar.schemas import StudyCreate
 from caviar.space import CategoricalParam, IntParam
@@ -63,18 +64,7 @@ def _earlier(session: Session, config: StudyCreate) -> Study:
 
 
 def _completed(session: Session, earlier: Study, limit: int) -> list[tuple[dict[str, Any], float]]:
-    order = Trial.value.desc() if earlier.direction == "maximize" else Trial.value.asc()
-    rows = session.execute(
-        select(Trial.params, Trial.value)
-        .where(
-            Trial.study_id == earlier.id,
-            Trial.state == "completed",
-            Trial.value.is_not(None),
-            Trial.retest_round_id.is_(None),
-        )
-        .order_by(order, Trial.number)
-        .limit(limit)
-    ).all()
+    rows = session.execute(best_first(earlier, Trial.params, Trial.value).limit(limit)).all()
     return [(p, v) for p, v in rows]
 
 
