@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -14,8 +15,16 @@ def planned(target: str) -> str:
     """What make would run for the target from scratch (-B: as if nothing were installed)."""
     if shutil.which("make") is None:
         pytest.skip("make is absent")
+    # Under `make test` this runs inside make: drop the parent's flags and level, or the plan
+    # gains "Entering directory" lines.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     return subprocess.run(
-        ["make", "-n", "-B", target], cwd=ROOT, capture_output=True, text=True, check=True
+        ["make", "--no-print-directory", "-n", "-B", target],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
 
 
