@@ -28,7 +28,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
@@ -85,23 +84,6 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
-def ask_ends_cleanly(url: str) -> bool:
-    """Whether ``ask`` on a finished study answers an empty list (the loop's way out)."""
-    with Client(url) as c:
-        space = {"x": {"type": "float", "low": 0, "high": 1}}
-        s = c.create_study(
-            {"name": "probe", "objective": {"kind": "external"}, "space": space, "max_trials": 1}
-        )
-        [t] = c.ask(s.id)
-        c.tell(t.id, t.attempt, "completed", 0.5)
-        try:
-            return c.ask(s.id) == []
-        except Exception:
-            return False
-        finally:
-            httpx.delete(f"{url}/api/studies/{s.id}")
-
-
 def test_every_example_is_marked() -> None:
     unmarked = [str(b) for b in blocks() if b.lang in ("sh", "python") and b.kind is None]
     assert not unmarked, f"mark these with <!-- readme-test: ... -->: {unmarked}"
@@ -115,7 +97,6 @@ def test_the_readme_runs(live: str, scratch: Path) -> None:
     for var in ("CAVIAR_DATABASE_URL", "CAVIAR_BROKER_URL"):
         env.pop(var, None)
     ran = []
-    waiting: list[Block] = []  # blocks that need a change of the api still to come
     for block in blocks():
         body = block.body.replace(DEFAULT_URL, live)
         if block.kind == "study":
@@ -126,9 +107,6 @@ def test_the_readme_runs(live: str, scratch: Path) -> None:
         if block.kind == "sh":
             args = ["bash", "-euo", "pipefail", "-c", body]
         elif block.kind == "python":
-            if not ask_ends_cleanly(live):
-                waiting.append(block)
-                continue
             args = [sys.executable, "-c", body]
         else:
             continue
@@ -147,6 +125,4 @@ def test_the_readme_runs(live: str, scratch: Path) -> None:
     assert names["pets"].status == "completed" and names["pets"].config.objective.dataset == (
         "pets@1"
     )
-    if waiting:
-        pytest.xfail(f"ask on a finished study still answers 409, not []: {waiting[0]} waits")
     assert names["mine"].status == "completed" and names["mine"].best is not None

@@ -14,7 +14,8 @@ from api.params import TrialId
 from api.services import checkpoints as checkpoint_service
 from api.services import commands as command_service
 from api.services import forks as fork_service
-from api.services.publish import trial_public
+from api.services import trials as trial_service
+from api.services.publish import report_public, trial_public
 from caviar.bounds import DB_INT_MAX
 from caviar.schemas import (
     CheckpointPublic,
@@ -26,7 +27,6 @@ from caviar.schemas import (
     PauseRequest,
     PollAnswer,
     PollRequest,
-    ReportPublic,
     ReportsPublic,
     TrialPublic,
 )
@@ -70,13 +70,7 @@ def curve(
     limit: Annotated[int, Query(ge=1, le=100_000)] = 100_000,
 ) -> ReportsPublic:
     """A trial's reports past ``after``, by step: a live page fetches only what is new."""
-    rows = command_service.reports_after(session, trial_id, after, limit)
-    data = [
-        ReportPublic(
-            trial_id=r.trial_id, attempt=r.attempt, step=r.step, value=r.value, metrics=r.metrics
-        )
-        for r in rows
-    ]
+    data = [report_public(r) for r in trial_service.curve(session, trial_id, after)[:limit]]
     return ReportsPublic(data=data, count=len(data))
 
 

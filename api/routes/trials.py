@@ -9,13 +9,12 @@ from api.openapi import responses
 from api.params import TrialId
 from api.services import commands as command_service
 from api.services import trials as trial_service
-from api.services.publish import trial_public
+from api.services.publish import report_public, trial_public
 from caviar.schemas import (
     HeartbeatAnswer,
     HeartbeatRequest,
     ReportAnswer,
     ReportCreate,
-    ReportPublic,
     ReportsPublic,
     StartRequest,
     TellCreate,
@@ -87,12 +86,7 @@ def report(trial_id: TrialId, body: ReportCreate, session: SessionDep) -> Report
 def list_reports(trial_id: TrialId, session: ReadSessionDep) -> ReportsPublic:
     """The learning curve, one report per step: the latest attempt's, continued below its
     first step by earlier attempts'. Each report names its attempt."""
-    data = [
-        ReportPublic(
-            trial_id=r.trial_id, attempt=r.attempt, step=r.step, value=r.value, metrics=r.metrics
-        )
-        for r in trial_service.curve(session, trial_id)
-    ]
+    data = [report_public(r) for r in trial_service.curve(session, trial_id)]
     return ReportsPublic(data=data, count=len(data))
 
 

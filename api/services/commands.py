@@ -17,7 +17,7 @@ from api.db.clock import db_now
 from api.db.models import Trial, TrialCommand, TrialReport
 from api.errors import Conflict, FieldError
 from api.services.scheduling import lock, top_up
-from api.services.trials import continued_curve, get
+from api.services.trials import get
 from caviar.schemas import Applied, CommandCreate, CommandPublic, PollAnswer
 from caviar.states import FINISHED_STATES, UNFINISHED
 from caviar.trainer_params import LIVE_PARAMS, parse_hyperparams
@@ -263,13 +263,3 @@ def poll(session: Session, trial_id: int, attempt: int, applied: Sequence[Applie
         )
         commands = deliver(session, trial_id, applied)
     return PollAnswer(state=trial.state, attempt=trial.attempt, commands=commands)  # type: ignore[arg-type]
-
-
-def reports_after(session: Session, trial_id: int, after: int, limit: int) -> list[TrialReport]:
-    """The trial's served curve (see ``trials.continued_curve``) past step ``after``, by step:
-    a live curve's increment. A page that sees the attempt change fetches it all again."""
-    get(session, trial_id)
-    rows = session.scalars(
-        select(TrialReport).where(TrialReport.trial_id == trial_id, TrialReport.step > after)
-    ).all()
-    return continued_curve(rows, lambda r: r.attempt, lambda r: r.step)[:limit]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from api.db.models import Trial
-from caviar.schemas import TrialPublic
+from api.db.models import Trial, TrialReport
+from caviar.schemas import ReportPublic, TrialPublic
 
 
 def trial_public(t: Trial) -> TrialPublic:
@@ -25,4 +25,10 @@ def trial_public(t: Trial) -> TrialPublic:
         finished_at=t.finished_at,
         parent_id=t.parent_id,
         forked_at_step=t.forked_at_step,
+    )
+
+
+def report_public(r: TrialReport) -> ReportPublic:
+    return ReportPublic(
+        trial_id=r.trial_id, attempt=r.attempt, step=r.step, value=r.value, metrics=r.metrics
     )

@@ -268,10 +268,24 @@ def continued_curve(
     return sorted([*earlier.values(), *shown], key=step)
 
 
-def curve(session: Session, trial_id: int) -> list[TrialReport]:
-    """The learning curve served for a trial (see ``continued_curve``)."""
+def curve(session: Session, trial_id: int, after: int = -1) -> list[TrialReport]:
+    """The learning curve served for a trial (see ``continued_curve``), past step ``after``:
+    a live page fetches only its increment. Only the rows the curve can show are read."""
     get(session, trial_id)
-    rows = session.scalars(select(TrialReport).where(TrialReport.trial_id == trial_id)).all()
+    of_trial = TrialReport.trial_id == trial_id
+    latest = session.scalar(select(func.max(TrialReport.attempt)).where(of_trial))
+    if latest is None:
+        return []
+    first = session.scalar(
+        select(func.min(TrialReport.step)).where(of_trial, TrialReport.attempt == latest)
+    )
+    rows = session.scalars(
+        select(TrialReport).where(
+            of_trial,
+            TrialReport.step > after,
+            (TrialReport.attempt == latest) | (TrialReport.step < first),
+        )
+    ).all()
     return continued_curve(rows, lambda r: r.attempt, lambda r: r.step)
 
 

@@ -233,3 +233,28 @@ def test_cancel_finishes_paused_trials_and_rejects_their_commands(client: Client
     assert rejected.state == "rejected" and rejected.reason == "the study was cancelled"
     with pytest.raises(Conflict):  # nothing left to resume
         client.command(tid, "resume")
+
+
+def test_the_live_curve_never_shows_an_earlier_attempt_past_the_continued_one(
+    client: Client, api_url: str
+) -> None:
+    """Attempt 1 reported steps 1–8 and paused; attempt 2 continues from step 5 (as from a
+    checkpoint at 4). The increment past any step is the served curve's, never attempt 1's
+    stale tail."""
+    _, tid = running_trial(client, max_trials=1)
+    for step in range(1, 9):
+        client.report(tid, 1, step=step, value=float(step))
+    pause_and_resume(client, tid, 1)
+    [again] = client.ask(client.trial(tid).study_id)
+    assert again.attempt == 2
+    for step in (5, 6):
+        client.report(tid, 2, step=step, value=10.0 + step)
+
+    def increment(after: int) -> list[tuple[int, int]]:
+        r = httpx.get(f"{api_url}/api/trials/{tid}/curve", params={"after": after})
+        return [(p["attempt"], p["step"]) for p in r.json()["data"]]
+
+    assert increment(6) == []
+    assert increment(2) == [(1, 3), (1, 4), (2, 5), (2, 6)]
+    full = [(r.attempt, r.step) for r in client.reports(tid).data]
+    assert increment(-1) == full == [(1, 1), (1, 2), (1, 3), (1, 4), (2, 5), (2, 6)]
