@@ -145,3 +145,12 @@ def parse_hyperparams(hp: Mapping[str, Any]) -> TrainerConfig:
         _check(key, parsed[key] >= 0, values[key], "≥ 0")
     _check("epochs", parsed["epochs"] >= 1, values["epochs"], "at least 1")
     return TrainerConfig(**parsed)
+
+
+def trial_hyperparameters(
+    epochs: int, fixed: Mapping[str, Any], params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A train trial's hyperparameters as given, one rule for the api and the workers: the
+    objective's ``epochs`` < its ``fixed`` values < the trial's params (the trainer's defaults
+    fill in the rest)."""
+    return {"epochs": epochs, **fixed, **params}

@@ -33,6 +33,7 @@ from caviar.schemas import (
     TrainObjective,
 )
 from caviar.states import FINISHED_STATES
+from caviar.trainer_params import trial_hyperparameters
 
 R = TypeVar("R")
 
@@ -187,10 +188,7 @@ def heartbeat(session: Session, trial_id: int, body: HeartbeatRequest) -> Heartb
 
 def effective_epochs(objective: TrainObjective, params: dict[str, Any]) -> int:
     """A train trial's epochs: the space's value > the objective's ``fixed`` > its ``epochs``."""
-    for source in (params, objective.fixed):
-        if isinstance(source.get("epochs"), int):
-            return int(source["epochs"])
-    return objective.epochs
+    return int(trial_hyperparameters(objective.epochs, objective.fixed, params)["epochs"])
 
 
 def report(session: Session, trial_id: int, body: ReportCreate) -> ReportAnswer:

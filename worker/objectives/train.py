@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from caviar.client import Client
+from caviar.trainer_params import trial_hyperparameters
 from worker.nn import checkpoint
 from worker.nn.training import Trainer
 from worker.objectives.base import Paused, Pruned
@@ -16,8 +17,8 @@ from worker.objectives.steering import PauseRequested, Steering
 
 
 def hyperparameters(objective: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-    """Trainer defaults < the objective's epochs < its ``fixed`` values < the trial's params."""
-    return {"epochs": objective.get("epochs", 20), **objective.get("fixed", {}), **params}
+    """The trial's hyperparameters (see ``caviar.trainer_params.trial_hyperparameters``)."""
+    return trial_hyperparameters(objective.get("epochs", 20), objective.get("fixed", {}), params)
 
 
 def run_train(
