@@ -7,6 +7,7 @@ region's box. Results depend only on their inputs (reproducible).
 
 from __future__ import annotations
 
+import math
 import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -18,8 +19,12 @@ from api.search.encoding import RegionBox, SpaceEncoding
 from api.search.gaussian_process import (
     FantasyPosterior,
     GaussianProcess,
+    Hyperparameters,
     cached_hyperparameters,
+    components,
     log_expected_improvement,
+    loo_log_densities,
+    theta_of,
 )
 
 
@@ -110,16 +115,55 @@ def sobol_points(
     return u, c
 
 
-def warp(y: np.ndarray, kind: str) -> np.ndarray:
-    """Values → standardised values the GP fits (rank-preserving)."""
-    if kind == "log":  # tames heavy upper tails; keeps the bottom's resolution
-        y = np.log1p(y - y.min())
-    elif kind == "rank":
-        from scipy.stats import norm, rankdata
+WARPS = ("none", "tukey", "tight")
 
-        y = norm.ppf((rankdata(y) - 0.5) / len(y))
-    sd = y.std()
-    return (y - y.mean()) / (sd if sd > 0 else 1.0)
+
+def fence(y: np.ndarray, kind: str) -> float:
+    """The value above which the warp ``kind`` clips ``y``: ``tukey``, Tukey's upper fence
+    q3 + 1.5·(q3 − q1); ``tight``, the median + 2·(median − q10); ``none``, +inf."""
+    if kind == "tukey":
+        q1, q3 = np.quantile(y, [0.25, 0.75])
+        return float(q3 + 1.5 * (q3 - q1))
+    if kind == "tight":
+        q10, q50 = np.quantile(y, [0.1, 0.5])
+        return float(q50 + 2.0 * (q50 - q10))
+    return math.inf
+
+
+@dataclass(frozen=True)
+class Standardised:
+    """Values clipped at a warp's fence, then standardised: ``z = (min(y, fence) − mean) / sd``.
+    Below the fence the map is linear, so ``mean + sd·z`` gives a value back."""
+
+    z: np.ndarray
+    mean: float
+    sd: float
+
+
+def standardise(y: np.ndarray, kind: str) -> Standardised:
+    w = np.minimum(y, fence(y, kind))
+    sd = float(w.std())
+    sd = sd if sd > 0 else 1.0
+    return Standardised((w - w.mean()) / sd, float(w.mean()), sd)
+
+
+def choose_warp(u: np.ndarray, c: np.ndarray, y: np.ndarray) -> tuple[str, Hyperparameters]:
+    """The clipping warp (``tukey`` or ``tight``) and its GP hyperparameters whose model best
+    predicts the good trials: the leave-one-out log density, in the values' own units, of the
+    trials that neither warp clips. Outliers (diverged runs, cliffs) then shape the model only
+    as much as they help it predict where the good values are."""
+    common = y <= min(fence(y, k) for k in ("tukey", "tight"))
+    comps = components(u, c, u, c)
+    best: tuple[float, str, Hyperparameters] | None = None
+    for kind in ("tukey", "tight"):
+        s = standardise(y, kind)
+        hp = cached_hyperparameters(u, c, s.z)
+        score = float(loo_log_densities(theta_of(hp), comps, s.z)[common].sum())
+        score -= common.sum() * math.log(s.sd)  # densities of z → densities of y
+        if best is None or score > best[0]:
+            best = (score, kind, hp)
+    assert best is not None
+    return best[1], best[2]
 
 
 class GPRegionSampler(BaseRegionSampler):
@@ -128,9 +172,13 @@ class GPRegionSampler(BaseRegionSampler):
     Until ``n_startup`` trials have finished, points come from a Sobol sequence. The GP's
     hyperparameters are fitted on at most ``fit_points`` finished trials and its posterior uses at
     most ``max_points`` (in both cases the best half and the most recent rest), which bounds the
-    cost with thousands of trials. Trials of the same batch and running trials get fantasised
-    values (the posterior mean: "kriging believer"), so a batch spreads out instead of piling on
-    one point. The candidates are a Sobol set over the region plus points around the region's
+    cost with thousands of trials. The values are clipped at a fence before the fit (``auto``:
+    the fence, Tukey's or a tight one, whose model best predicts the good trials; see
+    ``choose_warp``), so diverged runs do not flatten the model where the good values are, and
+    the length scales come from a smooth or a rough prior, whichever predicts better (see
+    ``fit_hyperparameters``). Trials of the same batch and running trials get fantasised values
+    (the posterior mean: "kriging believer", which also becomes the incumbent when better), so a
+    batch spreads out instead of piling on one point. The candidates are a Sobol set over the region plus points around the region's
     best trials, refined locally around the leaders.
 
     Fantasies are capped: at most ``max_fantasies`` running trials (the most recent) are
@@ -147,13 +195,15 @@ class GPRegionSampler(BaseRegionSampler):
         fit_points: int = 100,
         max_points: int = 128,
         n_candidates: int = 1024,
-        value_warp: str = "none",
+        value_warp: str = "auto",
         max_fantasies: int = 16,
     ) -> None:
         self.n_startup = n_startup
         self.fit_points = fit_points
         self.max_points = max_points
         self.n_candidates = n_candidates
+        if value_warp not in (*WARPS, "auto"):
+            raise ValueError(f"unknown value warp {value_warp!r}")
         self.value_warp = value_warp
         self.max_fantasies = max_fantasies
 
@@ -165,21 +215,18 @@ class GPRegionSampler(BaseRegionSampler):
         n = len(history.y)
         m = n if n <= 2 * self.fit_points else n - n % (n // 16)
         fit = _subset_index(history.y[:m], self.fit_points)
-        fy = history.y[:m][fit]
-        hp = cached_hyperparameters(
-            history.u[:m][fit], history.c[:m][fit], warp(fy, self.value_warp)
-        )
+        fu, fc, fy = history.u[:m][fit], history.c[:m][fit], history.y[:m][fit]
+        if self.value_warp == "auto":
+            kind, hp = choose_warp(fu, fc, fy)
+        else:
+            kind = self.value_warp
+            hp = cached_hyperparameters(fu, fc, standardise(fy, kind).z)
         idx = _subset_index(history.y, self.max_points)
-        y = history.y[idx]
+        s = standardise(history.y[idx], kind)
         gp = GaussianProcess.build(
-            history.u[idx],
-            history.c[idx],
-            warp(y, self.value_warp),
-            hp.lengthscales,
-            hp.signal,
-            hp.noise,
+            history.u[idx], history.c[idx], s.z, hp.lengthscales, hp.signal, hp.noise
         )
-        return Model(gp, idx, y, self.value_warp == "none")
+        return Model(gp, idx, s.mean, s.sd, kind)
 
     def sample(
         self,
@@ -200,7 +247,11 @@ class GPRegionSampler(BaseRegionSampler):
         post = FantasyPosterior(gp)
         running = min(len(history.pu), self.max_fantasies)
         if running:
-            post.add(history.pu[-running:], history.pc[-running:])
+            # Kriging believer: a running trial's fantasised value is its posterior mean, which
+            # also becomes the incumbent when it is better (no improvement is left there).
+            pu, pc = history.pu[-running:], history.pc[-running:]
+            post.add(pu, pc)
+            best = min(best, float(post.prepare(pu, pc).mean.min()))
         rng = np.random.default_rng([seed, numbers[0], len(history.y), 5])
         inside = enc.inside(box, u, c)
         order = np.argsort(y[inside], kind="stable")
@@ -232,6 +283,7 @@ class GPRegionSampler(BaseRegionSampler):
             out_u.append(points.u[i])
             out_c.append(points.c[i])
             post.add(points.u[i : i + 1], points.c[i : i + 1])
+            best = min(best, float(points.mean[i]))
         rest = numbers[len(out_u) :]
         if rest:
             su, sc = sobol_points(enc, box, rest, seed, start)
@@ -272,13 +324,14 @@ def _subset_index(y: np.ndarray, cap: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Model:
-    """A fitted GP over the rows ``rows`` of a history whose values there are ``y``; the GP
-    works on standardised values."""
+    """A fitted GP over the rows ``rows`` of a history; the GP works on the values clipped by
+    the warp ``warp`` and standardised (``mean``, ``sd``)."""
 
     gp: GaussianProcess
     rows: np.ndarray
-    y: np.ndarray
-    linear: bool = True  # the standardisation is the only warp
+    mean: float
+    sd: float
+    warp: str = "none"
 
     def means(self) -> np.ndarray:
         """The posterior mean at the evaluated points, in the GP's standardised scale."""
@@ -286,11 +339,7 @@ class Model:
 
     def recommended(self) -> tuple[int, float]:
         """(row, mean): the evaluated point whose posterior mean is best, and that mean in the
-        values' own scale (linear warps only; otherwise the value observed there)."""
+        values' own scale (the best lies below the warp's fence, where it is linear)."""
         means = self.means()
         i = int(np.argmin(means))
-        if not self.linear:
-            return int(self.rows[i]), float(self.y[i])
-        sd = self.y.std()
-        mean = float(self.y.mean() + means[i] * (sd if sd > 0 else 1.0))
-        return int(self.rows[i]), mean
+        return int(self.rows[i]), float(self.mean + means[i] * self.sd)

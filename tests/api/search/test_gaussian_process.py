@@ -1,5 +1,6 @@
 """The Gaussian process, tested like a library: its gradient, its fit and posterior against
-scikit-learn's with the same fixed kernel, and the fantasy update against a full refit."""
+scikit-learn's with the same fixed kernel, the fantasy update against a full refit, and the
+leave-one-out density against refits without each point."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from api.search.gaussian_process import (
     GaussianProcess,
     components,
     fit_hyperparameters,
+    loo_log_density,
     negative_log_posterior,
 )
 
@@ -116,3 +118,48 @@ def test_the_fantasy_update_equals_a_refit_with_the_fantasised_values() -> None:
     mean, std = full.posterior(tu, tc)
     assert np.allclose(points.mean, mean, atol=1e-8)  # believed values leave the mean unchanged
     assert np.allclose(post.std(points), std, atol=1e-6)
+
+
+def test_the_leave_one_out_density_equals_refits_without_each_point() -> None:
+    u, c, y = data(20, 2, 1, 11)
+    comps = components(u, c, u, c)
+    theta = np.r_[np.log([0.4, 0.7, 1.2]), math.log(1.3), math.log(0.01)]
+    ls, signal, noise = np.exp(theta[:3]), math.exp(theta[3]), math.exp(theta[4]) + 1e-6
+    want = 0.0
+    for i in range(len(y)):
+        keep = np.arange(len(y)) != i
+        gp = GaussianProcess.build(u[keep], c[keep], y[keep], ls, signal, noise)
+        mean, std = gp.posterior(u[i : i + 1], c[i : i + 1])
+        var = std[0] ** 2 + noise  # the held-out value is observed with noise
+        want += -0.5 * math.log(2 * math.pi * var) - 0.5 * (y[i] - mean[0]) ** 2 / var
+    assert loo_log_density(theta, comps, y) == pytest.approx(want, rel=1e-8)
+
+
+def _relative_error(
+    u: np.ndarray, y: np.ndarray, test: np.ndarray, want: np.ndarray, r: int
+) -> float:
+    none = np.zeros((len(u), 0), int)
+    m, sd = y.mean(), y.std()
+    hp = fit_hyperparameters(u, none, (y - m) / sd, restarts=r)
+    gp = GaussianProcess.build(u, none, (y - m) / sd, hp.lengthscales, hp.signal, hp.noise)
+    mean, _ = gp.posterior(test, np.zeros((len(test), 0), int))
+    return float(np.mean((mean * sd + m - want) ** 2) / want.var())
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_leave_one_out_picks_the_rough_fit_where_the_smooth_prior_misses_the_ripples(
+    seed: int,
+) -> None:
+    """With the smooth prior alone, 30 points of a rippled bowl are fitted as a smooth trend;
+    the rough prior's fit predicts held-out points far better, and leave-one-out picks it.
+    A smooth bowl keeps the same fit either way."""
+    rng = np.random.default_rng(seed)
+    u, test = rng.random((30, 2)), rng.random((300, 2))
+    rippled = lambda x: np.sin(10 * x).sum(1) + ((x - 0.5) ** 2).sum(1)  # noqa: E731
+    alone = _relative_error(u, rippled(u), test, rippled(test), r=1)
+    chosen = _relative_error(u, rippled(u), test, rippled(test), r=2)
+    assert alone > 0.5 and chosen < 0.25, (alone, chosen)
+    bowl = lambda x: ((x - 0.3) ** 2).sum(1)  # noqa: E731
+    assert _relative_error(u, bowl(u), test, bowl(test), r=2) == pytest.approx(
+        _relative_error(u, bowl(u), test, bowl(test), r=1)
+    )
