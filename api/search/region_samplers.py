@@ -160,10 +160,10 @@ class GPRegionSampler(BaseRegionSampler):
     def fit(self, history: History) -> Model:
         """The GP of ``history`` (at least two points), as ``sample`` uses it."""
         # Hyperparameters come from the first m finished trials (by number), m = n until
-        # 2·fit_points, then m grows in steps of n/16: with many trials they are refitted rarely
-        # (and memoised), and depend only on the observations, never on the call history.
-        n = len(history.y)
-        m = n if n <= 2 * self.fit_points else n - n % (n // 16)
+        # 2·fit_points, then the last multiple of a power-of-two step of n/16 to n/8 trials
+        # (``refit_size``): with many trials they are refitted rarely (and memoised), and
+        # depend only on the observations, never on the call history.
+        m = refit_size(len(history.y), self.fit_points)
         fit = _subset_index(history.y[:m], self.fit_points)
         fy = history.y[:m][fit]
         hp = cached_hyperparameters(
@@ -257,6 +257,18 @@ def _perturb(
         flip = rng.random(len(pc)) < 0.2
         pc[flip, j] = allowed[rng.integers(len(allowed), size=int(flip.sum()))]
     return pu, pc
+
+
+def refit_size(n: int, fit_points: int) -> int:
+    """How many of ``n`` finished trials (the first, by number) the hyperparameters are fitted
+    on: all of them up to ``2 * fit_points``, then the last multiple of ``step`` (the power of
+    two in [n/16, n/8)), and never fewer than ``2 * fit_points``. Each grid of steps holds the
+    next, larger one, so the answer never decreases as n grows, and changes (a refit) at most
+    once per ``step`` trials."""
+    if n <= 2 * fit_points:
+        return n
+    step = 1 << ((n - 1) // 16).bit_length()
+    return max(n - n % step, 2 * fit_points)
 
 
 def _subset_index(y: np.ndarray, cap: int) -> np.ndarray:
