@@ -116,19 +116,15 @@ class SearchHistory:
             return entry
 
     def _refresh(self, session: Session, entry: _Entry, study: Study, config: StudyCreate) -> None:
-        # The unfinished trials are few: found by state, their lowest number taken here (a MIN
-        # in SQL would let SQLite walk the study by number).
-        unfinished = session.scalars(
-            select(Trial.number).where(Trial.study_id == study.id, Trial.state.in_(UNFINISHED))
-        ).all()
-        low = min(unfinished, default=None)
-        # A range of numbers (the (study, number) index); the states are checked here.
+        # A range of numbers (the (study, number) index); the states are checked here. Every
+        # unfinished trial is in it: those below ``entry.low`` had finished at an earlier read.
         above = session.execute(
-            select(Trial.id, Trial.state, Trial.value.is_not(None)).where(
+            select(Trial.id, Trial.number, Trial.state, Trial.value.is_not(None)).where(
                 Trial.study_id == study.id, Trial.number >= entry.low
             )
         ).all()
-        new = [tid for tid, state, valued in above if state in SCORED and valued]
+        low = min((n for _, n, state, _ in above if state in UNFINISHED), default=None)
+        new = [tid for tid, _, state, valued in above if state in SCORED and valued]
         new = [tid for tid in new if tid not in entry.ids]
         # Trials below ``low`` are finished now and were read above (or held before).
         entry.low = max(entry.low, study.trial_count if low is None else low)
@@ -144,32 +140,49 @@ class SearchHistory:
 def _load(
     session: Session, study: Study, config: StudyCreate, ids: list[int]
 ) -> list[tuple[int, Observation]]:
-    """(trial id, observation) of the trials ``ids``, each with its last reported step."""
+    """(trial id, observation) of the trials ``ids``, each with its last reported step.
+
+    A few trials (the usual case) in one query, the step looked up per trial by the reports'
+    primary key; many (a first read) in two, the steps grouped over the study's reports."""
     space = config.space
     sign = -1.0 if study.direction == "maximize" else 1.0
-    steps_q = (  # the last step of the attempt that finished the trial
-        select(TrialReport.trial_id, func.max(TrialReport.step))
-        .join(Trial, Trial.id == TrialReport.trial_id)
-        .where(TrialReport.attempt == Trial.attempt)
-        .group_by(TrialReport.trial_id)
+    columns = (
+        Trial.id,
+        Trial.number,
+        Trial.params,
+        Trial.value,
+        Trial.region_id,
+        Trial.stage,
+        Trial.state,
     )
-    rows_q = select(
-        Trial.id, Trial.number, Trial.params, Trial.value, Trial.region_id, Trial.stage, Trial.state
-    ).order_by(Trial.number)
     if len(ids) <= _IN_LIST:
-        steps_q = steps_q.where(TrialReport.trial_id.in_(ids))
-        rows_q = rows_q.where(Trial.id.in_(ids))
+        last_step = (  # of the attempt that finished the trial
+            select(func.max(TrialReport.step))
+            .where(TrialReport.trial_id == Trial.id, TrialReport.attempt == Trial.attempt)
+            .scalar_subquery()
+        )
+        rows = session.execute(select(*columns, last_step).where(Trial.id.in_(ids))).all()
     else:
         wanted = set(ids)
-        steps_q = steps_q.where(TrialReport.study_id == study.id)
-        rows_q = rows_q.where(
-            Trial.study_id == study.id, Trial.state.in_(SCORED), Trial.value.is_not(None)
+        steps = dict(
+            session.execute(
+                select(TrialReport.trial_id, func.max(TrialReport.step))
+                .join(Trial, Trial.id == TrialReport.trial_id)
+                .where(TrialReport.study_id == study.id, TrialReport.attempt == Trial.attempt)
+                .group_by(TrialReport.trial_id)
+            ).all()
         )
-    steps = dict(session.execute(steps_q).all())
+        rows = [
+            (*row, steps.get(row[0]))
+            for row in session.execute(
+                select(*columns).where(
+                    Trial.study_id == study.id, Trial.state.in_(SCORED), Trial.value.is_not(None)
+                )
+            )
+            if row[0] in wanted
+        ]
     out = []
-    for tid, n, params, value, region_id, stage, state in session.execute(rows_q):
-        if len(ids) > _IN_LIST and tid not in wanted:
-            continue
+    for tid, n, params, value, region_id, stage, state, step in sorted(rows, key=lambda r: r[1]):
         out.append(
             (
                 tid,
@@ -181,7 +194,7 @@ def _load(
                     region_id=region_id,
                     stage=stage,
                     pruned=state == "pruned",
-                    step=steps.get(tid),
+                    step=step,
                 ),
             )
         )
