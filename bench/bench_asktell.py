@@ -13,8 +13,11 @@ HTTP; Optuna runs in the bench process with ``RDBStorage`` on a database of the 
 
 ``--strategies`` measures instead what a strategy costs as a study grows: coarse_to_fine beside
 random, ask+tell over REST on a study that already holds 1,000, 10,000 and 100,000 finished
-trials (seeded in bulk through the api's own database layer), and, at the largest size, the
-latency of other requests (a second study's ask+tell, and a read) while coarse_to_fine is asked:
+trials (seeded in bulk through the api's own database layer), and, at the largest size, how long
+other requests wait behind a coarse_to_fine study: the latency of a second study's ask+tell and of
+a read, alone and while coarse_to_fine is asked, and how long those asks and tells hold the
+study's lock (the api's ``caviar_study_lock_held_seconds``, from the lock to the commit; on
+SQLite every other write waits behind it):
 
     python bench/bench_asktell.py --strategies [--sizes 1000,10000,100000] [--backends sqlite]
 """
@@ -238,6 +241,40 @@ def probe(url: str, stop: threading.Event, out: dict[str, list[float]]) -> None:
             time.sleep(0.01)
 
 
+def lock_held(url: str) -> dict[tuple[str, str], dict[str, float]]:
+    """The api's ``caviar_study_lock_held_seconds`` histogram: per (operation, strategy), the
+    cumulative count at each bucket's upper bound (``le``), and ``count`` and ``sum``."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out: dict[tuple[str, str], dict[str, float]] = {}
+    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics").text):
+        if family.name != "caviar_study_lock_held_seconds":
+            continue
+        for sample in family.samples:
+            key = (sample.labels["operation"], sample.labels["strategy"])
+            name = sample.name.rsplit("_", 1)[1]
+            field = sample.labels["le"] if name == "bucket" else name
+            out.setdefault(key, {})[field] = sample.value
+    return out
+
+
+def held_summary(before: dict, after: dict, operation: str, strategy: str) -> str:
+    """What the lock-held histogram gained between two reads, for one operation."""
+    a, b = after.get((operation, strategy), {}), before.get((operation, strategy), {})
+    delta = {k: v - b.get(k, 0.0) for k, v in a.items()}
+    n = delta.get("count", 0.0)
+    if not n:
+        return f"{operation}: none"
+    bounds = sorted((float(k), v) for k, v in delta.items() if k not in ("count", "sum"))
+    top = next(le for le, cum in bounds if cum >= n)  # every observation is at most this
+    over = n - next((cum for le, cum in bounds if le >= 0.05), n)
+    return (
+        f"{operation} x{n:.0f}: mean {1e3 * delta['sum'] / n:.1f} ms, all <= {1e3 * top:g} ms,"
+        f" {over:.0f} over 50 ms"
+    )
+
+
 def strategy_cost(kind: str, sizes: list[int], window: int) -> None:
     rows = []
     with (
@@ -277,10 +314,20 @@ def strategy_cost(kind: str, sizes: list[int], window: int) -> None:
                         probed = {"write": [], "read": []}
                         stop = threading.Event()
                         th = threading.Thread(target=probe, args=(url, stop, probed))
+                        held_before = lock_held(url)
                         th.start()
                         busy = round_trips(c, sid, w)
                         stop.set()
                         th.join()
+                        held = lock_held(url)
+                        print(
+                            f"[{kind}] c2f study lock held (server side): "
+                            + "; ".join(
+                                held_summary(held_before, held, op, "coarse_to_fine")
+                                for op in ("ask", "tell")
+                            ),
+                            flush=True,
+                        )
                         for k, v in probed.items():
                             v.sort()
                             b = base[k]

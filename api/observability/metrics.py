@@ -1,6 +1,7 @@
 """Prometheus metrics of one api process.
 
-Counted here: request latencies by route template, method and status. Collected from the
+Counted here: request latencies by route template, method and status, and how long requests
+hold a study's lock (``locks``). Collected from the
 database and the broker when Prometheus scrapes: trials by state, trial events by kind
 (requeues, resends), when each worker was last heard, and the queue depth, so every replica
 reports the same fleet-wide numbers.
@@ -18,6 +19,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from api.db.models import Trial
+from api.observability.locks import LOCK_HELD
 from api.services import fleet
 from api.services.events import EVENT_KINDS
 from caviar.states import TRIAL_STATES
@@ -82,4 +84,5 @@ class ApiMetrics:
             ["route", "method", "status"],
             registry=self.registry,
         )
+        self.registry.register(LOCK_HELD)
         self.registry.register(FleetCollector(state))
