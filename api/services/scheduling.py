@@ -70,24 +70,34 @@ def observations(session: Session, study: Study, config: StudyCreate) -> list[Ob
 
 
 def pending(session: Session, study: Study, config: StudyCreate) -> list[PendingTrial]:
+    return _pending(session, study, config)[0]
+
+
+def _pending(session: Session, study: Study, config: StudyCreate) -> tuple[list[PendingTrial], int]:
+    """The trials in flight, by number, and how many of them ``in_flight`` counts (one query)."""
     # Sorted here: an ORDER BY number lets SQLite walk the whole study by number instead of
     # the few trials in flight by state.
     rows = sorted(
         session.execute(
-            select(Trial.number, Trial.params, Trial.region_id, Trial.stage).where(
-                Trial.study_id == study.id, Trial.state.in_(IN_FLIGHT)
-            )
+            select(
+                Trial.number,
+                Trial.params,
+                Trial.region_id,
+                Trial.stage,
+                Trial.retest_round_id.is_(None),
+            ).where(Trial.study_id == study.id, Trial.state.in_(IN_FLIGHT))
         ).all()
     )
-    return [
+    trials = [
         PendingTrial(
             number=n,
             unit={k: to_unit(p, params[k]) for k, p in config.space.items() if k in params},
             region_id=region_id,
             stage=stage,
         )
-        for n, params, region_id, stage in rows
+        for n, params, region_id, stage, _ in rows
     ]
+    return trials, sum(1 for *_, search in rows if search)
 
 
 @dataclass(frozen=True)
@@ -105,14 +115,15 @@ def _suggest(
     space = dict(config.space)
     strategy = make_strategy(config.strategy)
     history = strategy.needs_history
-    regions = region_service.load_views(session, study.id)
+    regions = region_service.VIEWS.views(session, study.id, study.created_at)
+    flying, count = _pending(session, study, config) if history else ([], 0)
     search = SearchState(
         space=space,
         seed=study.seed,
         observations=[],
-        in_flight=in_flight(session, study.id) if history else 0,
+        in_flight=count,
         regions=list(regions),
-        pending=pending(session, study, config) if history else [],
+        pending=flying,
         values_at=HISTORY.values_at(session, study) if history else None,
         table=HISTORY.table(session, study, config) if history else None,
     )
