@@ -275,6 +275,9 @@ def held_summary(before: dict, after: dict, operation: str, strategy: str) -> st
     )
 
 
+STRATEGIES = ("random", "coarse_to_fine")
+
+
 def strategy_cost(kind: str, sizes: list[int], window: int) -> None:
     rows = []
     with (
@@ -287,57 +290,71 @@ def strategy_cost(kind: str, sizes: list[int], window: int) -> None:
             for size in sizes:
                 w = window if size < 100_000 else max(window // 4, 20)
                 per: dict[str, float] = {}
-                for strategy in ("random", "coarse_to_fine"):
+                sids: dict[str, int] = {}
+                lats: dict[str, list[float]] = {}
+                for strategy in STRATEGIES:
                     t0 = time.perf_counter()
-                    sid = seeded_study(c, be.database_url, strategy, size, 2 * w + 40)
+                    sids[strategy] = seeded_study(c, be.database_url, strategy, size, 2 * w + 40)
                     seeded = time.perf_counter() - t0
                     t0 = time.perf_counter()
-                    round_trips(c, sid, 20)  # warm: the first ask reads the whole history
+                    round_trips(c, sids[strategy], 20)  # warm: the first ask reads the history
                     first = time.perf_counter() - t0
-                    lat = round_trips(c, sid, w)
+                    lats[strategy] = []
+                    print(
+                        f"[{kind}] {strategy:14} {size:>7} finished: seeded in {seeded:.1f} s,"
+                        f" first 20 round trips {first:.2f} s",
+                        flush=True,
+                    )
+                # The strategies take turns, 10 round trips at a time, so that a load that
+                # comes and goes on the machine weighs on both alike.
+                load = os.getloadavg()[0]
+                for _ in range(0, w, 10):
+                    for strategy in STRATEGIES:
+                        lats[strategy] += round_trips(c, sids[strategy], 10)
+                for strategy, lat in lats.items():
                     per[strategy] = median(lat)
                     print(
                         f"[{kind}] {strategy:14} {size:>7} finished: {median(lat):7.2f} ms/trial"
-                        f" (p90 {sorted(lat)[int(0.9 * len(lat))]:.2f}; seeded in {seeded:.1f} s;"
-                        f" first 20 {first:.2f} s)",
+                        f" (p90 {sorted(lat)[int(0.9 * len(lat))]:.2f}; load {load:.2f} before,"
+                        f" {os.getloadavg()[0]:.2f} after)",
                         flush=True,
                     )
-                    if strategy == "coarse_to_fine" and size == max(sizes):
-                        probed: dict[str, list[float]] = {"write": [], "read": []}
-                        stop = threading.Event()
-                        alone = threading.Thread(target=probe, args=(url, stop, probed))
-                        alone.start()
-                        time.sleep(3)
-                        stop.set()
-                        alone.join()
-                        base = {k: sorted(v) for k, v in probed.items()}
-                        probed = {"write": [], "read": []}
-                        stop = threading.Event()
-                        th = threading.Thread(target=probe, args=(url, stop, probed))
-                        held_before = lock_held(url)
-                        th.start()
-                        busy = round_trips(c, sid, w)
-                        stop.set()
-                        th.join()
-                        held = lock_held(url)
+                if size == max(sizes):
+                    probed: dict[str, list[float]] = {"write": [], "read": []}
+                    stop = threading.Event()
+                    alone = threading.Thread(target=probe, args=(url, stop, probed))
+                    alone.start()
+                    time.sleep(3)
+                    stop.set()
+                    alone.join()
+                    base = {k: sorted(v) for k, v in probed.items()}
+                    probed = {"write": [], "read": []}
+                    stop = threading.Event()
+                    th = threading.Thread(target=probe, args=(url, stop, probed))
+                    held_before = lock_held(url)
+                    th.start()
+                    busy = round_trips(c, sids["coarse_to_fine"], w)
+                    stop.set()
+                    th.join()
+                    held = lock_held(url)
+                    print(
+                        f"[{kind}] c2f study lock held (server side): "
+                        + "; ".join(
+                            held_summary(held_before, held, op, "coarse_to_fine")
+                            for op in ("ask", "tell")
+                        ),
+                        flush=True,
+                    )
+                    for k, v in probed.items():
+                        v.sort()
+                        b = base[k]
                         print(
-                            f"[{kind}] c2f study lock held (server side): "
-                            + "; ".join(
-                                held_summary(held_before, held, op, "coarse_to_fine")
-                                for op in ("ask", "tell")
-                            ),
+                            f"[{kind}] probe {k:5} alone: median {median(b):.1f} ms,"
+                            f" max {b[-1]:.1f} | beside c2f asks ({median(busy):.1f} ms"
+                            f" each): median {median(v):.1f}, p99 {v[int(0.99 * len(v))]:.1f},"
+                            f" max {v[-1]:.1f} ms ({len(v)} probes)",
                             flush=True,
                         )
-                        for k, v in probed.items():
-                            v.sort()
-                            b = base[k]
-                            print(
-                                f"[{kind}] probe {k:5} alone: median {median(b):.1f} ms,"
-                                f" max {b[-1]:.1f} | beside c2f asks ({median(busy):.1f} ms"
-                                f" each): median {median(v):.1f}, p99 {v[int(0.99 * len(v))]:.1f},"
-                                f" max {v[-1]:.1f} ms ({len(v)} probes)",
-                                flush=True,
-                            )
                 rows.append((size, per))
     print()
     print(f"[{kind}] ms per ask+tell (median)   random   c2f   c2f/random")
