@@ -205,6 +205,7 @@ class GaussianProcess:
     noise: float
     chol: np.ndarray
     alpha: np.ndarray
+    k_data: np.ndarray | None = None  # signal · kernel among its points (no noise), if kept
 
     @classmethod
     def fit(cls, u: np.ndarray, c: np.ndarray, y: np.ndarray, restarts: int = 2) -> GaussianProcess:
@@ -222,8 +223,8 @@ class GaussianProcess:
         signal: float,
         noise: float,
     ) -> GaussianProcess:
-        k = _matern(_scaled_r2(u, c, u, c, ls), signal)
-        k += noise * np.eye(len(y))
+        k_data = _matern(_scaled_r2(u, c, u, c, ls), signal)
+        k = k_data + noise * np.eye(len(y))
         jitter = 0.0
         while True:
             try:
@@ -232,7 +233,7 @@ class GaussianProcess:
             except np.linalg.LinAlgError:
                 jitter = max(jitter * 10, 1e-8)
         alpha = cho_solve((lower, True), y)
-        return cls(u, c, y, ls, signal, noise, lower, alpha)
+        return cls(u, c, y, ls, signal, noise, lower, alpha, k_data)
 
     def condition(self, u: np.ndarray, c: np.ndarray, y: np.ndarray) -> GaussianProcess:
         """The same model with more (possibly fantasised) points."""
@@ -245,11 +246,18 @@ class GaussianProcess:
             self.noise,
         )
 
+    def mean_at_data(self) -> np.ndarray:
+        """The posterior mean at the GP's own points: ``posterior(self.u, self.c)[0]``, from
+        the kernel matrix kept by ``build``."""
+        if self.k_data is None:
+            return self.posterior(self.u, self.c)[0]
+        return self.k_data @ self.alpha
+
     def posterior(self, u: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and standard deviation of the latent function at the rows (u, c)."""
         ks = _matern(_scaled_r2(u, c, self.u, self.c, self.lengthscales), self.signal)
         mean = ks @ self.alpha
-        v = solve_triangular(self.chol, ks.T, lower=True)
+        v = solve_triangular(self.chol, ks.T, lower=True, check_finite=False)
         var = np.maximum(self.signal - (v * v).sum(0), 1e-12)
         return mean, np.sqrt(var)
 
@@ -289,7 +297,7 @@ class FantasyPosterior:
     def prepare(self, u: np.ndarray, c: np.ndarray) -> PointSet:
         gp = self.gp
         ks = _matern(_scaled_r2(u, c, gp.u, gp.c, gp.lengthscales), gp.signal)
-        v = solve_triangular(gp.chol, ks.T, lower=True)
+        v = solve_triangular(gp.chol, ks.T, lower=True, check_finite=False)
         var0 = np.maximum(gp.signal - (v * v).sum(0), 1e-12)
         return PointSet(u, c, ks @ gp.alpha, var0, v, [])
 

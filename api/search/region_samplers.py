@@ -276,10 +276,11 @@ def _subset_index(y: np.ndarray, cap: int) -> np.ndarray:
     n = len(y)
     if n <= cap:
         return np.arange(n)
-    keep = np.zeros(n, dtype=bool)
-    keep[np.argpartition(y, cap // 2 - 1)[: cap // 2]] = True  # O(n), unlike a sort
-    keep[np.flatnonzero(~keep)[-(cap - cap // 2) :]] = True
-    return np.flatnonzero(keep)
+    best = np.argpartition(y, cap // 2 - 1)[: cap // 2]  # O(n), unlike a sort
+    # The most recent rest lie among the last ``cap`` rows (at most cap/2 of them are best).
+    tail = np.arange(n - cap, n)
+    rest = tail[~np.isin(tail, best)][-(cap - cap // 2) :]
+    return np.sort(np.concatenate([best, rest]))
 
 
 @dataclass(frozen=True)
@@ -294,7 +295,7 @@ class Model:
 
     def means(self) -> np.ndarray:
         """The posterior mean at the evaluated points, in the GP's standardised scale."""
-        return self.gp.posterior(self.gp.u, self.gp.c)[0]
+        return self.gp.mean_at_data()
 
     def recommended(self) -> tuple[int, float]:
         """(row, mean): the evaluated point whose posterior mean is best, and that mean in the
