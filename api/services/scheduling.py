@@ -70,34 +70,24 @@ def observations(session: Session, study: Study, config: StudyCreate) -> list[Ob
 
 
 def pending(session: Session, study: Study, config: StudyCreate) -> list[PendingTrial]:
-    return _pending(session, study, config)[0]
-
-
-def _pending(session: Session, study: Study, config: StudyCreate) -> tuple[list[PendingTrial], int]:
-    """The trials in flight, by number, and how many of them ``in_flight`` counts (one query)."""
     # Sorted here: an ORDER BY number lets SQLite walk the whole study by number instead of
     # the few trials in flight by state.
     rows = sorted(
         session.execute(
-            select(
-                Trial.number,
-                Trial.params,
-                Trial.region_id,
-                Trial.stage,
-                Trial.retest_round_id.is_(None),
-            ).where(Trial.study_id == study.id, Trial.state.in_(IN_FLIGHT))
+            select(Trial.number, Trial.params, Trial.region_id, Trial.stage).where(
+                Trial.study_id == study.id, Trial.state.in_(IN_FLIGHT)
+            )
         ).all()
     )
-    trials = [
+    return [
         PendingTrial(
             number=n,
             unit={k: to_unit(p, params[k]) for k, p in config.space.items() if k in params},
             region_id=region_id,
             stage=stage,
         )
-        for n, params, region_id, stage, _ in rows
+        for n, params, region_id, stage in rows
     ]
-    return trials, sum(1 for *_, search in rows if search)
 
 
 @dataclass(frozen=True)
@@ -116,16 +106,24 @@ def _suggest(
     strategy = make_strategy(config.strategy)
     history = strategy.needs_history
     regions = region_service.VIEWS.views(session, study.id, study.created_at)
-    flying, count = _pending(session, study, config) if history else ([], 0)
+    table, flying = HISTORY.read(session, study, config) if history else (None, [])
     search = SearchState(
         space=space,
         seed=study.seed,
         observations=[],
-        in_flight=count,
+        in_flight=sum(1 for t in flying if t.search),
         regions=list(regions),
-        pending=flying,
+        pending=[
+            PendingTrial(
+                number=t.number,
+                unit={k: to_unit(p, t.params[k]) for k, p in space.items() if k in t.params},
+                region_id=t.region_id,
+                stage=t.stage,
+            )
+            for t in flying
+        ],
         values_at=HISTORY.values_at(session, study) if history else None,
-        table=HISTORY.table(session, study, config) if history else None,
+        table=table,
     )
     return regions, strategy.suggest(search, numbers)
 

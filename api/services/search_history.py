@@ -2,7 +2,8 @@
 
 Each api process keeps, per study, the finished trials that have a value as a ``GrowingTable``
 (after a warm start's earlier results, read once),
-and the values at the steps a strategy asked for. A request reads only what it lacks:
+and the values at the steps a strategy asked for. A request reads only what it lacks (and, in
+the same query, the trials in flight):
 
 - ``low`` is the lowest trial number that was not finished at the previous read. A finished
   trial never changes again, so every trial below ``low`` is already held; the read looks at
@@ -18,13 +19,15 @@ until the reaper requeues or fails it.
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from api.db.models import Study, Trial, TrialReport
@@ -34,11 +37,23 @@ from api.search.table import GrowingTable, ObservationTable
 from api.search.transforms import to_unit
 from api.services import warm_start
 from caviar.schemas import StudyCreate
-from caviar.states import UNFINISHED
+from caviar.states import IN_FLIGHT, UNFINISHED
 
 SCORED = ("completed", "pruned")  # finished states whose value strategies learn from
 _MAX_STUDIES = 64
 _IN_LIST = 500  # up to this many new trials are looked up by id, more by study
+_FREEZE = 5_000  # a read of this many trials takes them out of the garbage collector's walks
+
+
+@dataclass(frozen=True, order=True)
+class InFlight:
+    """A trial queued or running: ``search`` is false for a re-test round's trial."""
+
+    number: int
+    params: dict[str, Any] = field(compare=False)
+    region_id: int | None = field(compare=False)
+    stage: int = field(compare=False)
+    search: bool = field(compare=False)
 
 
 @dataclass
@@ -61,10 +76,17 @@ class SearchHistory:
 
     def table(self, session: Session, study: Study, config: StudyCreate) -> ObservationTable:
         """Every finished trial of ``study`` that has a value, as the database shows it now."""
+        return self.read(session, study, config)[0]
+
+    def read(
+        self, session: Session, study: Study, config: StudyCreate
+    ) -> tuple[ObservationTable, list[InFlight]]:
+        """``table``, and the study's trials in flight (queued or running) by number, from the
+        same read."""
         entry = self._entry(session, study, config)
         with entry.lock:
-            self._refresh(session, entry, study, config)
-            return entry.table.snapshot()
+            flying = self._refresh(session, entry, study, config)
+            return entry.table.snapshot(), flying
 
     def values_at(self, session: Session, study: Study) -> Callable[[int], dict[int, float]]:
         """The held trials' reported values at one step, by number, lower is better."""
@@ -115,26 +137,46 @@ class SearchHistory:
                 self._entries.popitem(last=False)
             return entry
 
-    def _refresh(self, session: Session, entry: _Entry, study: Study, config: StudyCreate) -> None:
+    def _refresh(
+        self, session: Session, entry: _Entry, study: Study, config: StudyCreate
+    ) -> list[InFlight]:
         # A range of numbers (the (study, number) index); the states are checked here. Every
         # unfinished trial is in it: those below ``entry.low`` had finished at an earlier read.
+        # The trials in flight come with what a strategy needs of them.
+        flying = Trial.state.in_(IN_FLIGHT)
         above = session.execute(
-            select(Trial.id, Trial.number, Trial.state, Trial.value.is_not(None)).where(
-                Trial.study_id == study.id, Trial.number >= entry.low
-            )
+            select(
+                Trial.id,
+                Trial.number,
+                Trial.state,
+                Trial.value.is_not(None),
+                type_coerce(case((flying, Trial.params)), Trial.params.type),
+                Trial.region_id,
+                Trial.stage,
+                Trial.retest_round_id.is_(None),
+            ).where(Trial.study_id == study.id, Trial.number >= entry.low)
         ).all()
-        low = min((n for _, n, state, _ in above if state in UNFINISHED), default=None)
-        new = [tid for tid, _, state, valued in above if state in SCORED and valued]
-        new = [tid for tid in new if tid not in entry.ids]
+        low = min((r[1] for r in above if r[2] in UNFINISHED), default=None)
+        new = [r[0] for r in above if r[2] in SCORED and r[3] and r[0] not in entry.ids]
         # Trials below ``low`` are finished now and were read above (or held before).
         entry.low = max(entry.low, study.trial_count if low is None else low)
-        if not new:
-            return
-        loaded = _load(session, study, config, new)
-        entry.table.add([o for _, o in loaded])
-        for tid, o in loaded:
-            entry.ids[tid] = o.number
-            entry.added.append(tid)
+        in_flight = sorted(
+            InFlight(n, params, region_id, stage, bool(search))
+            for _, n, state, _, params, region_id, stage, search in above
+            if state in IN_FLIGHT
+        )
+        if new:
+            loaded = _load(session, study, config, new)
+            entry.table.add([o for _, o in loaded])
+            for tid, o in loaded:
+                entry.ids[tid] = o.number
+                entry.added.append(tid)
+            if len(loaded) >= _FREEZE:
+                # A large history lives long, and a full collection would walk all of it (about
+                # 100 ms at 100,000 trials) wherever it falls, in a study's lock too: it is moved
+                # out of the collector's reach (with whatever else is alive now, once per read).
+                gc.freeze()
+        return in_flight
 
 
 def _load(
