@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, type_coerce
+from sqlalchemy import ScalarSelect, case, func, null, select, type_coerce
 from sqlalchemy.orm import Session
 
 from api.db.models import Study, Trial, TrialReport
@@ -42,6 +42,7 @@ from caviar.states import IN_FLIGHT, UNFINISHED
 SCORED = ("completed", "pruned")  # finished states whose value strategies learn from
 _MAX_STUDIES = 64
 _IN_LIST = 500  # up to this many new trials are looked up by id, more by study
+_SHORT_SPAN = 64  # a range this short at the previous read is read whole (params included)
 _FREEZE = 5_000  # a read of this many trials takes them out of the garbage collector's walks
 
 
@@ -61,6 +62,7 @@ class _Entry:
     created_at: datetime
     table: GrowingTable
     low: int = 0
+    span: int = -1  # trials at or above ``low`` at the previous read (-1: none yet)
     ids: dict[int, int] = field(default_factory=dict)  # trial id -> number
     added: list[int] = field(default_factory=list)  # trial ids, in the order they were added
     curves: dict[int, tuple[int, dict[int, float]]] = field(default_factory=dict)
@@ -142,31 +144,45 @@ class SearchHistory:
     ) -> list[InFlight]:
         # A range of numbers (the (study, number) index); the states are checked here. Every
         # unfinished trial is in it: those below ``entry.low`` had finished at an earlier read.
-        # The trials in flight come with what a strategy needs of them.
+        # The trials in flight come with what a strategy needs of them, and so do the finished
+        # ones when the range was short at the previous read (the usual case): then the new
+        # ones need no second query.
         flying = Trial.state.in_(IN_FLIGHT)
+        scored = Trial.state.in_(SCORED) & Trial.value.is_not(None)
+        whole = 0 <= entry.span <= _SHORT_SPAN  # a first read loads in bulk (``_load``)
+        shown = (flying | scored) if whole else flying
         above = session.execute(
             select(
                 Trial.id,
                 Trial.number,
                 Trial.state,
-                Trial.value.is_not(None),
-                type_coerce(case((flying, Trial.params)), Trial.params.type),
+                Trial.value,
+                type_coerce(case((shown, Trial.params)), Trial.params.type),
                 Trial.region_id,
                 Trial.stage,
                 Trial.retest_round_id.is_(None),
+                case((scored, _last_step())) if whole else null(),
             ).where(Trial.study_id == study.id, Trial.number >= entry.low)
         ).all()
-        low = min((r[1] for r in above if r[2] in UNFINISHED), default=None)
-        new = [r[0] for r in above if r[2] in SCORED and r[3] and r[0] not in entry.ids]
+        entry.span = len(above)
+        low = min((r.number for r in above if r.state in UNFINISHED), default=None)
+        new = [
+            r for r in above if r.state in SCORED and r.value is not None and r.id not in entry.ids
+        ]
         # Trials below ``low`` are finished now and were read above (or held before).
         entry.low = max(entry.low, study.trial_count if low is None else low)
         in_flight = sorted(
-            InFlight(n, params, region_id, stage, bool(search))
-            for _, n, state, _, params, region_id, stage, search in above
-            if state in IN_FLIGHT
+            InFlight(r.number, r[4], r.region_id, r.stage, bool(r[7]))
+            for r in above
+            if r.state in IN_FLIGHT
         )
         if new:
-            loaded = _load(session, study, config, new)
+            if whole:
+                sign = -1.0 if study.direction == "maximize" else 1.0
+                loaded = [(r.id, _observation(config, sign, *r[1:7], r[8])) for r in new]
+                loaded.sort(key=lambda pair: pair[1].number)
+            else:
+                loaded = _load(session, study, config, [r.id for r in new])
             entry.table.add([o for _, o in loaded])
             for tid, o in loaded:
                 entry.ids[tid] = o.number
@@ -179,31 +195,58 @@ class SearchHistory:
         return in_flight
 
 
+def _last_step() -> ScalarSelect[Any]:
+    """The last step reported by the attempt that finished the trial (the reports' key)."""
+    return (
+        select(func.max(TrialReport.step))
+        .where(TrialReport.trial_id == Trial.id, TrialReport.attempt == Trial.attempt)
+        .scalar_subquery()
+    )
+
+
+def _observation(
+    config: StudyCreate,
+    sign: float,
+    number: int,
+    state: str,
+    value: float,
+    params: dict[str, Any],
+    region_id: int | None,
+    stage: int,
+    step: int | None,
+) -> Observation:
+    return Observation(
+        number=number,
+        params=params,
+        unit={k: to_unit(p, params[k]) for k, p in config.space.items() if k in params},
+        value=sign * value,
+        region_id=region_id,
+        stage=stage,
+        pruned=state == "pruned",
+        step=step,
+    )
+
+
 def _load(
     session: Session, study: Study, config: StudyCreate, ids: list[int]
 ) -> list[tuple[int, Observation]]:
-    """(trial id, observation) of the trials ``ids``, each with its last reported step.
+    """(trial id, observation) of the trials ``ids``, in number order, each with its last
+    reported step.
 
-    A few trials (the usual case) in one query, the step looked up per trial by the reports'
-    primary key; many (a first read) in two, the steps grouped over the study's reports."""
-    space = config.space
+    A few trials in one query, the step looked up per trial by the reports' primary key; many
+    (a first read) in two, the steps grouped over the study's reports."""
     sign = -1.0 if study.direction == "maximize" else 1.0
     columns = (
         Trial.id,
         Trial.number,
-        Trial.params,
+        Trial.state,
         Trial.value,
+        Trial.params,
         Trial.region_id,
         Trial.stage,
-        Trial.state,
     )
     if len(ids) <= _IN_LIST:
-        last_step = (  # of the attempt that finished the trial
-            select(func.max(TrialReport.step))
-            .where(TrialReport.trial_id == Trial.id, TrialReport.attempt == Trial.attempt)
-            .scalar_subquery()
-        )
-        rows = session.execute(select(*columns, last_step).where(Trial.id.in_(ids))).all()
+        rows = session.execute(select(*columns, _last_step()).where(Trial.id.in_(ids))).all()
     else:
         wanted = set(ids)
         steps = dict(
@@ -223,24 +266,7 @@ def _load(
             )
             if row[0] in wanted
         ]
-    out = []
-    for tid, n, params, value, region_id, stage, state, step in sorted(rows, key=lambda r: r[1]):
-        out.append(
-            (
-                tid,
-                Observation(
-                    number=n,
-                    params=params,
-                    unit={k: to_unit(p, params[k]) for k, p in space.items() if k in params},
-                    value=sign * value,
-                    region_id=region_id,
-                    stage=stage,
-                    pruned=state == "pruned",
-                    step=step,
-                ),
-            )
-        )
-    return out
+    return [(r[0], _observation(config, sign, *r[1:8])) for r in sorted(rows, key=lambda r: r[1])]
 
 
 #: The api process's cache, shared by its request threads.

@@ -55,8 +55,12 @@ def test_an_incremental_history_equals_a_full_read(be: Backend, api_url: str) ->
                 with db.read_session() as s:
                     study = s.get(Study, sid)
                     assert study is not None
-                    got = kept.table(s, study, config_of(study))
+                    got, in_flight = kept.read(s, study, config_of(study))
                     want = SearchHistory().table(s, study, config_of(study))
+                    # The same read shows the trials in flight, with their params.
+                    assert [(t.number, t.params) for t in in_flight] == sorted(
+                        (t.number, t.params) for t in flying
+                    )
                     assert [o.number for o in got.rows] == [o.number for o in want.rows]
                     for name in NAMES:
                         assert np.array_equal(getattr(got, name), getattr(want, name)), name
