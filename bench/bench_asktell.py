@@ -13,7 +13,9 @@ HTTP; Optuna runs in the bench process with ``RDBStorage`` on a database of the 
 
 ``--strategies`` measures instead what a strategy costs as a study grows: coarse_to_fine beside
 random, ask+tell over REST on a study that already holds 1,000, 10,000 and 100,000 finished
-trials (seeded in bulk through the api's own database layer), and, at the largest size, how long
+trials (seeded in bulk through the api's own database layer), by median latency and by the api
+process's CPU time per round trip (which another load on the machine barely moves); and, at the
+largest size, how long
 other requests wait behind a coarse_to_fine study: the latency of a second study's ask+tell and of
 a read, alone and while coarse_to_fine is asked, and how long those asks and tells hold the
 study's lock (the api's ``caviar_study_lock_held_seconds``, from the lock to the commit; on
@@ -259,6 +261,17 @@ def lock_held(url: str) -> dict[tuple[str, str], dict[str, float]]:
     return out
 
 
+def api_cpu_seconds(url: str) -> float:
+    """The api process's CPU time so far (``process_cpu_seconds_total``)."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics").text):
+        if family.name == "process_cpu_seconds":
+            return float(family.samples[0].value)
+    return float("nan")
+
+
 def held_summary(before: dict, after: dict, operation: str, strategy: str) -> str:
     """What the lock-held histogram gained between two reads, for one operation."""
     a, b = after.get((operation, strategy), {}), before.get((operation, strategy), {})
@@ -290,11 +303,12 @@ def strategy_cost(kind: str, sizes: list[int], window: int) -> None:
             for size in sizes:
                 w = window if size < 100_000 else max(window // 4, 20)
                 per: dict[str, float] = {}
+                cpu: dict[str, float] = {}
                 sids: dict[str, int] = {}
                 lats: dict[str, list[float]] = {}
                 for strategy in STRATEGIES:
                     t0 = time.perf_counter()
-                    sids[strategy] = seeded_study(c, be.database_url, strategy, size, 2 * w + 40)
+                    sids[strategy] = seeded_study(c, be.database_url, strategy, size, 3 * w + 40)
                     seeded = time.perf_counter() - t0
                     t0 = time.perf_counter()
                     round_trips(c, sids[strategy], 20)  # warm: the first ask reads the history
@@ -311,12 +325,19 @@ def strategy_cost(kind: str, sizes: list[int], window: int) -> None:
                 for _ in range(0, w, 10):
                     for strategy in STRATEGIES:
                         lats[strategy] += round_trips(c, sids[strategy], 10)
+                after = os.getloadavg()[0]
+                # The api's CPU time per round trip, which another load on the machine barely
+                # moves: each strategy alone for half a window, the counter read around it.
+                for strategy in STRATEGIES:
+                    cpu0 = api_cpu_seconds(url)
+                    round_trips(c, sids[strategy], w // 2)
+                    cpu[strategy] = 1e3 * (api_cpu_seconds(url) - cpu0) / (w // 2)
                 for strategy, lat in lats.items():
                     per[strategy] = median(lat)
                     print(
                         f"[{kind}] {strategy:14} {size:>7} finished: {median(lat):7.2f} ms/trial"
                         f" (p90 {sorted(lat)[int(0.9 * len(lat))]:.2f}; load {load:.2f} before,"
-                        f" {os.getloadavg()[0]:.2f} after)",
+                        f" {after:.2f} after); api CPU {cpu[strategy]:.2f} ms/trial",
                         flush=True,
                     )
                 if size == max(sizes):
@@ -355,12 +376,19 @@ def strategy_cost(kind: str, sizes: list[int], window: int) -> None:
                             f" max {v[-1]:.1f} ms ({len(v)} probes)",
                             flush=True,
                         )
-                rows.append((size, per))
+                rows.append((size, per, cpu))
     print()
-    print(f"[{kind}] ms per ask+tell (median)   random   c2f   c2f/random")
-    for size, per in rows:
+    print(
+        f"[{kind}] ms per ask+tell (median)   random   c2f   c2f/random"
+        " | api CPU ms: random   c2f   c2f/random"
+    )
+    for size, per, cpu in rows:
         r, k = per["random"], per["coarse_to_fine"]
-        print(f"[{kind}] {size:>7} finished           {r:6.2f} {k:6.2f}   {k / r:5.2f}x")
+        cr, ck = cpu["random"], cpu["coarse_to_fine"]
+        print(
+            f"[{kind}] {size:>7} finished           {r:6.2f} {k:6.2f}   {k / r:5.2f}x"
+            f" |             {cr:6.2f} {ck:6.2f}   {ck / cr:5.2f}x"
+        )
     if len(rows) >= 2:
         a, b = rows[0][1]["coarse_to_fine"], rows[1][1]["coarse_to_fine"]
         print(f"[{kind}] c2f growth {rows[0][0]} -> {rows[1][0]}: {b / a:.2f}x")
