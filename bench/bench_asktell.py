@@ -13,8 +13,13 @@ HTTP; Optuna runs in the bench process with ``RDBStorage`` on a database of the 
 
 ``--strategies`` measures instead what a strategy costs as a study grows: coarse_to_fine beside
 random, ask+tell over REST on a study that already holds 1,000, 10,000 and 100,000 finished
-trials (seeded in bulk through the api's own database layer), and, at the largest size, the
-latency of other requests (a second study's ask+tell, and a read) while coarse_to_fine is asked:
+trials (seeded in bulk through the api's own database layer), by median latency and by the api
+process's CPU time per round trip (which another load on the machine barely moves); and, at the
+largest size, how long
+other requests wait behind a coarse_to_fine study: the latency of a second study's ask+tell and of
+a read, alone and while coarse_to_fine is asked, and how long those asks and tells hold the
+study's lock (the api's ``caviar_study_lock_held_seconds``, from the lock to the commit; on
+SQLite every other write waits behind it):
 
     python bench/bench_asktell.py --strategies [--sizes 1000,10000,100000] [--backends sqlite]
 """
@@ -238,6 +243,54 @@ def probe(url: str, stop: threading.Event, out: dict[str, list[float]]) -> None:
             time.sleep(0.01)
 
 
+def lock_held(url: str) -> dict[tuple[str, str], dict[str, float]]:
+    """The api's ``caviar_study_lock_held_seconds`` histogram: per (operation, strategy), the
+    cumulative count at each bucket's upper bound (``le``), and ``count`` and ``sum``."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out: dict[tuple[str, str], dict[str, float]] = {}
+    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics").text):
+        if family.name != "caviar_study_lock_held_seconds":
+            continue
+        for sample in family.samples:
+            key = (sample.labels["operation"], sample.labels["strategy"])
+            name = sample.name.rsplit("_", 1)[1]
+            field = sample.labels["le"] if name == "bucket" else name
+            out.setdefault(key, {})[field] = sample.value
+    return out
+
+
+def api_cpu_seconds(url: str) -> float:
+    """The api process's CPU time so far (``process_cpu_seconds_total``)."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics").text):
+        if family.name == "process_cpu_seconds":
+            return float(family.samples[0].value)
+    return float("nan")
+
+
+def held_summary(before: dict, after: dict, operation: str, strategy: str) -> str:
+    """What the lock-held histogram gained between two reads, for one operation."""
+    a, b = after.get((operation, strategy), {}), before.get((operation, strategy), {})
+    delta = {k: v - b.get(k, 0.0) for k, v in a.items()}
+    n = delta.get("count", 0.0)
+    if not n:
+        return f"{operation}: none"
+    bounds = sorted((float(k), v) for k, v in delta.items() if k not in ("count", "sum"))
+    top = next(le for le, cum in bounds if cum >= n)  # every observation is at most this
+    over = n - next((cum for le, cum in bounds if le >= 0.05), n)
+    return (
+        f"{operation} x{n:.0f}: mean {1e3 * delta['sum'] / n:.1f} ms, all <= {1e3 * top:g} ms,"
+        f" {over:.0f} over 50 ms"
+    )
+
+
+STRATEGIES = ("random", "coarse_to_fine")
+
+
 def strategy_cost(kind: str, sizes: list[int], window: int) -> None:
     rows = []
     with (
@@ -250,53 +303,92 @@ def strategy_cost(kind: str, sizes: list[int], window: int) -> None:
             for size in sizes:
                 w = window if size < 100_000 else max(window // 4, 20)
                 per: dict[str, float] = {}
-                for strategy in ("random", "coarse_to_fine"):
+                cpu: dict[str, float] = {}
+                sids: dict[str, int] = {}
+                lats: dict[str, list[float]] = {}
+                for strategy in STRATEGIES:
                     t0 = time.perf_counter()
-                    sid = seeded_study(c, be.database_url, strategy, size, 2 * w + 40)
+                    sids[strategy] = seeded_study(c, be.database_url, strategy, size, 3 * w + 40)
                     seeded = time.perf_counter() - t0
                     t0 = time.perf_counter()
-                    round_trips(c, sid, 20)  # warm: the first ask reads the whole history
+                    round_trips(c, sids[strategy], 20)  # warm: the first ask reads the history
                     first = time.perf_counter() - t0
-                    lat = round_trips(c, sid, w)
+                    lats[strategy] = []
+                    print(
+                        f"[{kind}] {strategy:14} {size:>7} finished: seeded in {seeded:.1f} s,"
+                        f" first 20 round trips {first:.2f} s",
+                        flush=True,
+                    )
+                # The strategies take turns, 10 round trips at a time, so that a load that
+                # comes and goes on the machine weighs on both alike.
+                load = os.getloadavg()[0]
+                for _ in range(0, w, 10):
+                    for strategy in STRATEGIES:
+                        lats[strategy] += round_trips(c, sids[strategy], 10)
+                after = os.getloadavg()[0]
+                # The api's CPU time per round trip, which another load on the machine barely
+                # moves: each strategy alone for half a window, the counter read around it.
+                for strategy in STRATEGIES:
+                    cpu0 = api_cpu_seconds(url)
+                    round_trips(c, sids[strategy], w // 2)
+                    cpu[strategy] = 1e3 * (api_cpu_seconds(url) - cpu0) / (w // 2)
+                for strategy, lat in lats.items():
                     per[strategy] = median(lat)
                     print(
                         f"[{kind}] {strategy:14} {size:>7} finished: {median(lat):7.2f} ms/trial"
-                        f" (p90 {sorted(lat)[int(0.9 * len(lat))]:.2f}; seeded in {seeded:.1f} s;"
-                        f" first 20 {first:.2f} s)",
+                        f" (p90 {sorted(lat)[int(0.9 * len(lat))]:.2f}; load {load:.2f} before,"
+                        f" {after:.2f} after); api CPU {cpu[strategy]:.2f} ms/trial",
                         flush=True,
                     )
-                    if strategy == "coarse_to_fine" and size == max(sizes):
-                        probed: dict[str, list[float]] = {"write": [], "read": []}
-                        stop = threading.Event()
-                        alone = threading.Thread(target=probe, args=(url, stop, probed))
-                        alone.start()
-                        time.sleep(3)
-                        stop.set()
-                        alone.join()
-                        base = {k: sorted(v) for k, v in probed.items()}
-                        probed = {"write": [], "read": []}
-                        stop = threading.Event()
-                        th = threading.Thread(target=probe, args=(url, stop, probed))
-                        th.start()
-                        busy = round_trips(c, sid, w)
-                        stop.set()
-                        th.join()
-                        for k, v in probed.items():
-                            v.sort()
-                            b = base[k]
-                            print(
-                                f"[{kind}] probe {k:5} alone: median {median(b):.1f} ms,"
-                                f" max {b[-1]:.1f} | beside c2f asks ({median(busy):.1f} ms"
-                                f" each): median {median(v):.1f}, p99 {v[int(0.99 * len(v))]:.1f},"
-                                f" max {v[-1]:.1f} ms ({len(v)} probes)",
-                                flush=True,
-                            )
-                rows.append((size, per))
+                if size == max(sizes):
+                    probed: dict[str, list[float]] = {"write": [], "read": []}
+                    stop = threading.Event()
+                    alone = threading.Thread(target=probe, args=(url, stop, probed))
+                    alone.start()
+                    time.sleep(3)
+                    stop.set()
+                    alone.join()
+                    base = {k: sorted(v) for k, v in probed.items()}
+                    probed = {"write": [], "read": []}
+                    stop = threading.Event()
+                    th = threading.Thread(target=probe, args=(url, stop, probed))
+                    held_before = lock_held(url)
+                    th.start()
+                    busy = round_trips(c, sids["coarse_to_fine"], w)
+                    stop.set()
+                    th.join()
+                    held = lock_held(url)
+                    print(
+                        f"[{kind}] c2f study lock held (server side): "
+                        + "; ".join(
+                            held_summary(held_before, held, op, "coarse_to_fine")
+                            for op in ("ask", "tell")
+                        ),
+                        flush=True,
+                    )
+                    for k, v in probed.items():
+                        v.sort()
+                        b = base[k]
+                        print(
+                            f"[{kind}] probe {k:5} alone: median {median(b):.1f} ms,"
+                            f" max {b[-1]:.1f} | beside c2f asks ({median(busy):.1f} ms"
+                            f" each): median {median(v):.1f}, p99 {v[int(0.99 * len(v))]:.1f},"
+                            f" max {v[-1]:.1f} ms ({len(v)} probes)",
+                            flush=True,
+                        )
+                rows.append((size, per, cpu))
     print()
-    print(f"[{kind}] ms per ask+tell (median)   random   c2f   c2f/random")
-    for size, per in rows:
+    print(
+        f"[{kind}] ms per ask+tell (median)   random   c2f   c2f/random"
+        " | api CPU ms: random   c2f   c2f/random"
+    )
+    for size, per, cpu in rows:
         r, k = per["random"], per["coarse_to_fine"]
-        print(f"[{kind}] {size:>7} finished           {r:6.2f} {k:6.2f}   {k / r:5.2f}x")
+        cr, ck = cpu["random"], cpu["coarse_to_fine"]
+        print(
+            f"[{kind}] {size:>7} finished           {r:6.2f} {k:6.2f}   {k / r:5.2f}x"
+            f" |             {cr:6.2f} {ck:6.2f}   {ck / cr:5.2f}x"
+        )
     if len(rows) >= 2:
         a, b = rows[0][1]["coarse_to_fine"], rows[1][1]["coarse_to_fine"]
         print(f"[{kind}] c2f growth {rows[0][0]} -> {rows[1][0]}: {b / a:.2f}x")

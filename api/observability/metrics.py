@@ -1,6 +1,8 @@
 """Prometheus metrics of one api process.
 
-Counted here: request latencies by route template, method and status. Collected from the
+Counted here: request latencies by route template, method and status, and how long requests
+hold a study's lock (``locks``), and the process's CPU time and memory (Prometheus's standard
+``process_*`` metrics). Collected from the
 database and the broker when Prometheus scrapes: trials by state, trial events by kind
 (requeues, resends), when each worker was last heard, and the queue depth, so every replica
 reports the same fleet-wide numbers.
@@ -12,12 +14,13 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Histogram, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from api.db.models import Trial
+from api.observability.locks import LOCK_HELD
 from api.services import fleet
 from api.services.events import EVENT_KINDS
 from caviar.states import TRIAL_STATES
@@ -82,4 +85,6 @@ class ApiMetrics:
             ["route", "method", "status"],
             registry=self.registry,
         )
+        self.registry.register(LOCK_HELD)
+        ProcessCollector(registry=self.registry)  # process_cpu_seconds_total and its kin
         self.registry.register(FleetCollector(state))

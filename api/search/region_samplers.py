@@ -210,10 +210,10 @@ class GPRegionSampler(BaseRegionSampler):
     def fit(self, history: History) -> Model:
         """The GP of ``history`` (at least two points), as ``sample`` uses it."""
         # Hyperparameters come from the first m finished trials (by number), m = n until
-        # 2·fit_points, then m grows in steps of n/16: with many trials they are refitted rarely
-        # (and memoised), and depend only on the observations, never on the call history.
-        n = len(history.y)
-        m = n if n <= 2 * self.fit_points else n - n % (n // 16)
+        # 2·fit_points, then the last multiple of a power-of-two step of n/16 to n/8 trials
+        # (``refit_size``): with many trials they are refitted rarely (and memoised), and
+        # depend only on the observations, never on the call history.
+        m = refit_size(len(history.y), self.fit_points)
         fit = _subset_index(history.y[:m], self.fit_points)
         fu, fc, fy = history.u[:m][fit], history.c[:m][fit], history.y[:m][fit]
         if self.value_warp == "auto":
@@ -311,15 +311,28 @@ def _perturb(
     return pu, pc
 
 
+def refit_size(n: int, fit_points: int) -> int:
+    """How many of ``n`` finished trials (the first, by number) the hyperparameters are fitted
+    on: all of them up to ``2 * fit_points``, then the last multiple of ``step`` (the power of
+    two in [n/16, n/8)), and never fewer than ``2 * fit_points``. Each grid of steps holds the
+    next, larger one, so the answer never decreases as n grows, and changes (a refit) at most
+    once per ``step`` trials."""
+    if n <= 2 * fit_points:
+        return n
+    step = 1 << ((n - 1) // 16).bit_length()
+    return max(n - n % step, 2 * fit_points)
+
+
 def _subset_index(y: np.ndarray, cap: int) -> np.ndarray:
     """At most ``cap`` rows: the best half, then the most recent rest, in their order."""
     n = len(y)
     if n <= cap:
         return np.arange(n)
-    keep = np.zeros(n, dtype=bool)
-    keep[np.argpartition(y, cap // 2 - 1)[: cap // 2]] = True  # O(n), unlike a sort
-    keep[np.flatnonzero(~keep)[-(cap - cap // 2) :]] = True
-    return np.flatnonzero(keep)
+    best = np.argpartition(y, cap // 2 - 1)[: cap // 2]  # O(n), unlike a sort
+    # The most recent rest lie among the last ``cap`` rows (at most cap/2 of them are best).
+    tail = np.arange(n - cap, n)
+    rest = tail[~np.isin(tail, best)][-(cap - cap // 2) :]
+    return np.sort(np.concatenate([best, rest]))
 
 
 @dataclass(frozen=True)
@@ -335,7 +348,7 @@ class Model:
 
     def means(self) -> np.ndarray:
         """The posterior mean at the evaluated points, in the GP's standardised scale."""
-        return self.gp.posterior(self.gp.u, self.gp.c)[0]
+        return self.gp.mean_at_data()
 
     def recommended(self) -> tuple[int, float]:
         """(row, mean): the evaluated point whose posterior mean is best, and that mean in the

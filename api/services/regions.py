@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -68,6 +72,54 @@ def load_views(session: Session, study_id: int) -> list[RegionView]:
         select(Region).where(Region.study_id == study_id).order_by(Region.stage, Region.id)
     )
     return [to_view(r) for r in rows]
+
+
+class RegionViews:
+    """Each study's stored regions as views, kept between requests by the api process.
+
+    A stored region never changes, so a read looks up the study's region ids (no JSON) and
+    loads only the regions it does not hold; several api processes each read the ids
+    themselves, so every one stays exact. A study deleted and re-created under the same id is
+    told apart by its creation time. Each call returns new views whose top-level fields are
+    copies; nested detail values are shared, read-only."""
+
+    def __init__(self, max_studies: int = 64) -> None:
+        self._held: OrderedDict[tuple[int, datetime], dict[int, RegionView]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max = max_studies
+
+    def views(self, session: Session, study_id: int, created_at: datetime) -> list[RegionView]:
+        """``load_views(session, study_id)`` for the study created at ``created_at``."""
+        ids = region_ids(session, study_id)
+        key = (study_id, created_at)
+        with self._lock:
+            held = self._held.setdefault(key, {})
+            self._held.move_to_end(key)
+            while len(self._held) > self._max:
+                self._held.popitem(last=False)
+            missing = [i for i in ids if i not in held]
+        if missing:
+            loaded = {
+                r.id: to_view(r)
+                for r in session.scalars(select(Region).where(Region.id.in_(missing)))
+            }
+            with self._lock:
+                held.update(loaded)
+        return [_copy(held[i]) for i in ids]
+
+
+def _copy(view: RegionView) -> RegionView:
+    return replace(
+        view,
+        unit_bounds=dict(view.unit_bounds),
+        choices=dict(view.choices),
+        defining_trials=list(view.defining_trials),
+        details=dict(view.details),
+    )
+
+
+#: The api process's region views, shared by its request threads.
+VIEWS = RegionViews()
 
 
 def region_ids(session: Session, study_id: int) -> list[int]:

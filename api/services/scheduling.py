@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from api.db.clock import db_now
 from api.db.models import Region, Study, Trial
 from api.errors import NotFound
+from api.observability import locks
 from api.search.base import Observation, PendingTrial, RegionView, SearchState, Suggestion
 from api.search.registry import make_strategy
 from api.search.transforms import to_unit
@@ -25,11 +26,14 @@ from caviar.schemas import StudyCreate
 from caviar.states import IN_FLIGHT
 
 
-def lock(session: Session, study_id: int) -> Study:
-    """Load a study holding its row lock for the rest of the transaction."""
+def lock(session: Session, study_id: int, operation: str = "other") -> Study:
+    """Load a study holding its row lock for the rest of the transaction (timed, from here to
+    the commit, into ``caviar_study_lock_held_seconds`` under ``operation``)."""
     study = session.scalars(select(Study).where(Study.id == study_id).with_for_update()).first()
     if study is None:
         raise NotFound("study", study_id)
+    strategy = study.config.get("strategy", {}).get("name", "") if study.config else ""
+    locks.locked(session, operation, str(strategy))
     return study
 
 
@@ -101,16 +105,25 @@ def _suggest(
     space = dict(config.space)
     strategy = make_strategy(config.strategy)
     history = strategy.needs_history
-    regions = region_service.load_views(session, study.id)
+    regions = region_service.VIEWS.views(session, study.id, study.created_at)
+    table, flying = HISTORY.read(session, study, config) if history else (None, [])
     search = SearchState(
         space=space,
         seed=study.seed,
         observations=[],
-        in_flight=in_flight(session, study.id) if history else 0,
+        in_flight=sum(1 for t in flying if t.search),
         regions=list(regions),
-        pending=pending(session, study, config) if history else [],
+        pending=[
+            PendingTrial(
+                number=t.number,
+                unit={k: to_unit(p, t.params[k]) for k, p in space.items() if k in t.params},
+                region_id=t.region_id,
+                stage=t.stage,
+            )
+            for t in flying
+        ],
         values_at=HISTORY.values_at(session, study) if history else None,
-        table=HISTORY.table(session, study, config) if history else None,
+        table=table,
     )
     return regions, strategy.suggest(search, numbers)
 

@@ -86,7 +86,7 @@ def ask(session: Session, study_id: int, count: int, ahead: Plan | None = None) 
     ends cleanly when the study completes. ``ahead`` (from ``plan_ask``) saves the suggestion
     work under the lock when it still holds.
     """
-    study = lock(session, study_id)
+    study = lock(session, study_id, "ask")
     config = config_of(study)
     if config.objective.kind != "external":
         raise Conflict(
@@ -307,7 +307,7 @@ def tell(session: Session, trial_id: int, body: TellCreate) -> tuple[Trial, list
         raise Conflict(f"trial {trial_id} is {trial.state}, not running", field="state")
     if body.state == "completed" and body.value is None:
         raise FieldError(("value",), "a completed trial needs a finite value")
-    study = lock(session, trial.study_id)
+    study = lock(session, trial.study_id, "tell")
     finished_at = session.execute(
         update(Trial)
         .where(Trial.id == trial_id, Trial.attempt == body.attempt, Trial.state == "running")

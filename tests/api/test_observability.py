@@ -50,6 +50,26 @@ def test_metrics_count_trials_queue_and_requests(be: Backend, api_url: str) -> N
     assert not any(route.startswith("/api/studies/1") for route, _, _ in counts)
 
 
+def test_metrics_time_how_long_asks_and_tells_hold_the_study_lock(api_url: str) -> None:
+    body = {
+        "name": "held",
+        "objective": {"kind": "external"},
+        "space": {"w": {"type": "float", "low": -10, "high": 20}},
+        "max_trials": 10,
+    }
+    with Client(api_url) as c:
+        sid = c.create_study(body).id
+        for _ in range(2):
+            [t] = c.ask(sid, 1)
+            c.tell(t.id, 1, "completed", 1.0)
+    held = {
+        (labels["operation"], labels["strategy"]): value
+        for labels, value, name in _metrics(api_url)["caviar_study_lock_held_seconds"]
+        if name.endswith("_count")
+    }
+    assert held[("ask", "random")] >= 2 and held[("tell", "random")] >= 2
+
+
 def test_health_answers_503_with_the_reason_when_the_database_is_gone(tmp_path: Path) -> None:
     with postgres_database() as url:
         be = Backend("postgres", url, f"sqla+sqlite:///{tmp_path / 'broker.db'}", tmp_path, "q")

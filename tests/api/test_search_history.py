@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from api.db.models import Study
 from api.db.session import Database
+from api.services.regions import RegionViews, load_views
 from api.services.search_history import SearchHistory
 from api.services.study_config import config_of
 from caviar.client import Client
@@ -38,6 +39,7 @@ def c2f_study(c: Client, max_trials: int) -> int:
 def test_an_incremental_history_equals_a_full_read(be: Backend, api_url: str) -> None:
     db = Database(be.database_url)
     kept = SearchHistory()
+    views = RegionViews()
     rng = random.Random(4)
     try:
         with Client(api_url) as c:
@@ -55,17 +57,25 @@ def test_an_incremental_history_equals_a_full_read(be: Backend, api_url: str) ->
                 with db.read_session() as s:
                     study = s.get(Study, sid)
                     assert study is not None
-                    got = kept.table(s, study, config_of(study))
+                    got, in_flight = kept.read(s, study, config_of(study))
                     want = SearchHistory().table(s, study, config_of(study))
+                    # The same read shows the trials in flight, with their params.
+                    assert [(t.number, t.params) for t in in_flight] == sorted(
+                        (t.number, t.params) for t in flying
+                    )
                     assert [o.number for o in got.rows] == [o.number for o in want.rows]
                     for name in NAMES:
                         assert np.array_equal(getattr(got, name), getattr(want, name)), name
+                    # The regions, kept between reads, equal a full read too.
+                    assert views.views(s, sid, study.created_at) == load_views(s, sid)
                     at3 = kept.values_at(s, study)(3)
                     assert at3 == fresh_values_at(s, study, 3)
                     assert len(at3) == int((got.step >= 3).sum())
                 if study.trial_count >= 60:
                     break
             assert got.pruned.any() and (~got.pruned).any()
+            with db.read_session() as s:
+                assert len(load_views(s, sid)) > 2  # the study zoomed in, more than once
             # The study's answer shows the strategy's recommendation beside the best value.
             answer = c.study(sid)
             rec = answer.recommended
