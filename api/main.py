@@ -15,6 +15,7 @@ from api import errors_http
 from api.auth.middleware import AccessMiddleware
 from api.auth.openapi import document_auth
 from api.db.session import Database
+from api.memory import keep_freed_memory
 from api.observability.metrics import ApiMetrics
 from api.observability.timing import TimingMiddleware
 from api.route_templates import RouteTemplates
@@ -44,6 +45,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app. The database must already be migrated (see ``api.db.migrate``)."""
     settings = settings or Settings()
+    keep_freed_memory()  # a suggestion's scoring arrays reuse freed memory, not new mappings
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -9,10 +9,8 @@ standardised before the fit; ``posterior`` answers in that standardised scale.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import math
-import platform
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -25,23 +23,6 @@ from scipy.special import erfcx, ndtr
 _SQRT5 = math.sqrt(5.0)
 
 
-def keep_freed_memory(trim: int = 64 << 20, mmap: int = 16 << 20) -> bool:
-    """Let glibc's malloc keep up to ``trim`` bytes of freed memory per arena, and serve blocks
-    below ``mmap`` bytes from it. A suggestion scores its candidates in arrays of a few MB;
-    with glibc's defaults each one is a fresh mapping whose pages fault in one by one, which
-    costs more than the arithmetic. Process-wide; a no-op (False) off glibc."""
-    try:
-        libc = ctypes.CDLL(None)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    if platform.libc_ver()[0] != "glibc":
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    return bool(mallopt(m_trim_threshold, trim)) and bool(mallopt(m_mmap_threshold, mmap))
-
-
-keep_freed_memory()
 _MIN_NOISE = 1e-6
 
 

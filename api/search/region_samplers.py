@@ -178,8 +178,8 @@ class GPRegionSampler(BaseRegionSampler):
     the length scales come from a smooth or a rough prior, whichever predicts better (see
     ``fit_hyperparameters``). Trials of the same batch and running trials get fantasised values
     (the posterior mean: "kriging believer", which also becomes the incumbent when better), so a
-    batch spreads out instead of piling on one point. The candidates are a Sobol set over the region plus points around the region's
-    best trials, refined locally around the leaders.
+    batch spreads out instead of piling on one point. The candidates are a Sobol set over the
+    region plus points around the region's best trials, refined locally around the leaders.
 
     Fantasies are capped: at most ``max_fantasies`` running trials (the most recent) are
     fantasised, and at most ``max_fantasies`` suggestions of one batch come from the model; the
