@@ -113,15 +113,21 @@ class CoarseToFineSampler(BaseStrategy):
             mine = table.stage == current.stage
         own = int(np.count_nonzero(mine))
         best = int(np.argmin(y)) if len(y) else -1
-        parent, mask = current, enc.inside(enc.box(current), u, c)
-        escaped = best >= 0 and not mask[best]
+
+        def holds_best(region: RegionView) -> bool:
+            return bool(enc.inside(enc.box(region), u[best : best + 1], c[best : best + 1])[0])
+
+        parent = current
+        escaped = best >= 0 and not holds_best(current)
         if escaped:
             # The best trial lies outside the current region (an exploring trial, or a late one
             # of an earlier stage): back up to the nearest enclosing ancestor and zoom from there.
             for parent in _ancestors(current, state.regions):
-                mask = enc.inside(enc.box(parent), u, c)
-                if mask[best]:
+                if holds_best(parent):
                     break
+        # Which trials lie inside: needed only to draft a region (a scan of every trial).
+        drafts = own >= self.stage_trials or escaped
+        mask = enc.inside(enc.box(parent), u, c) if drafts else np.zeros(0, dtype=bool)
         stalls, restarted = 0, None
         if own >= self.stage_trials and not escaped and current is not whole:
             # A region whose own trials did not beat what was known when it opened has stalled;
@@ -133,7 +139,7 @@ class CoarseToFineSampler(BaseStrategy):
             outside = ~mask
             if self.restart_after and stalls >= self.restart_after and outside.any():
                 restarted, parent, mask, stalls = current.id, whole, outside, 0
-        if own >= self.stage_trials or escaped:
+        if drafts:
             # Only the best of the pool define the region: rank them here, in NumPy.
             rows = np.flatnonzero(mask)
             k = max(1, math.ceil(self.top_fraction * len(rows)))
