@@ -468,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--quick", action="store_true", help="5 seeds instead of 30")
     ap.add_argument("--seeds", type=int, default=None)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, first-seed+1, …")
     ap.add_argument("--trials", type=int, default=100)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--processes", type=int, default=2)
@@ -503,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
         (p.name, m, s, args.trials, args.batch)
         for p in problems
         for m in methods
-        for s in range(n_seeds(p, m))
+        for s in range(args.first_seed, args.first_seed + n_seeds(p, m))
     ]
     jobs.sort(key=lambda j: (j[1].spec == "gp", j[2]))  # low seeds first, the slow GP last
     t0 = time.perf_counter()
