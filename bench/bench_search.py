@@ -13,9 +13,10 @@ Writes a regret-vs-trials plot.
 
 Eleven problems: five smooth ones, three multimodal (Ackley-5, Levy-4, Styblinski–Tang-5), two
 noisy ones (judged on the noiseless value of the recommended configuration) and a real one, the
-trainer on digits (4 epochs, validation loss; fewer seeds: ``--real-seeds``). Optuna's
-GPSampler runs ``--gp-seeds`` seeds (it is slow). ``CAVIAR_BENCH_PARTIAL=FILE`` keeps every
-finished run in FILE; ``--resume FILE`` summarises them.
+trainer on digits (4 epochs, validation loss; ``--real-seeds`` to run fewer). Optuna's
+GPSampler runs ``--gp-seeds`` seeds (it is slow: about 20 CPU s per run).
+``CAVIAR_BENCH_PARTIAL=FILE`` keeps every finished run in FILE; ``--resume FILE`` summarises
+them (runs made in pieces, by ``--problems`` and ``--methods``, summarise as one).
 """
 
 from __future__ import annotations
@@ -478,7 +479,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variant", action="append", default=[], help="extra c2f variant NAME=JSON")
     ap.add_argument("--no-cost", action="store_true")
     ap.add_argument("--gp-seeds", type=int, default=10, help="seeds for Optuna's GPSampler")
-    ap.add_argument("--real-seeds", type=int, default=5, help="seeds for the training objective")
+    ap.add_argument(
+        "--real-seeds", type=int, default=None, help="seeds for the training objective (all)"
+    )
     ap.add_argument("--resume", default=None, help="summarise the runs kept in this file")
     ap.add_argument("--plot", default=str(Path(__file__).parent / "results" / "search_regret.png"))
     ap.add_argument("--json", default=None, help="write the per-run values here")
@@ -497,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
     problems = [PROBLEM_BY_NAME[n] for n in args.problems.split(",")]
 
     def n_seeds(p: Problem, m: Method) -> int:
-        n = min(seeds, args.real_seeds) if p.name in REAL else seeds
+        n = min(seeds, args.real_seeds or seeds) if p.name in REAL else seeds
         return min(n, args.gp_seeds) if m.spec == "gp" else n
 
     jobs = [
@@ -551,7 +554,8 @@ def main(argv: list[str] | None = None) -> int:
     last = checkpoints[-1]
     print(
         f"\n{seeds} seeds x {args.trials} trials, batches of {args.batch} (optuna_gp "
-        f"{min(seeds, args.gp_seeds)} seeds; {', '.join(sorted(REAL))} {args.real_seeds} seeds)."
+        f"{min(seeds, args.gp_seeds)} seeds; {', '.join(sorted(REAL))} "
+        f"{min(seeds, args.real_seeds or seeds)} seeds)."
         "\nMedian regret of the recommended configuration, judged on the noiseless value:"
         " the best observed trial; coarse_to_fine on noisy problems: its recommended trial."
     )
