@@ -69,27 +69,6 @@ def observations(session: Session, study: Study, config: StudyCreate) -> list[Ob
     return list(HISTORY.table(session, study, config).rows)
 
 
-def pending(session: Session, study: Study, config: StudyCreate) -> list[PendingTrial]:
-    # Sorted here: an ORDER BY number lets SQLite walk the whole study by number instead of
-    # the few trials in flight by state.
-    rows = sorted(
-        session.execute(
-            select(Trial.number, Trial.params, Trial.region_id, Trial.stage).where(
-                Trial.study_id == study.id, Trial.state.in_(IN_FLIGHT)
-            )
-        ).all()
-    )
-    return [
-        PendingTrial(
-            number=n,
-            unit={k: to_unit(p, params[k]) for k, p in config.space.items() if k in params},
-            region_id=region_id,
-            stage=stage,
-        )
-        for n, params, region_id, stage in rows
-    ]
-
-
 @dataclass(frozen=True)
 class Plan:
     """Suggestions for the next trials, computed from a read of the study without its lock."""
