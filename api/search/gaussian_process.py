@@ -13,7 +13,9 @@ import hashlib
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from scipy.linalg import cho_solve, cholesky, solve_triangular
@@ -191,8 +193,9 @@ def theta_of(hp: Hyperparameters) -> np.ndarray:
     ]
 
 
-_CACHE: OrderedDict[bytes, Hyperparameters] = OrderedDict()
+_CACHE: OrderedDict[bytes, Any] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
+T = TypeVar("T")
 
 
 def data_key(*arrays: np.ndarray) -> bytes:
@@ -205,20 +208,25 @@ def data_key(*arrays: np.ndarray) -> bytes:
     return h.digest()
 
 
-def cached_hyperparameters(u: np.ndarray, c: np.ndarray, y: np.ndarray) -> Hyperparameters:
-    """``fit_hyperparameters``, memoised on the exact data: the answer is the same with or
-    without the cache, only faster when the same points are fitted again."""
-    key = data_key(u, c.astype(np.int64, copy=False), y)
+def memoised(tag: str, arrays: tuple[np.ndarray, ...], compute: Callable[[], T]) -> T:
+    """``compute()``, memoised on ``tag`` and the exact values of ``arrays`` (the last 128
+    answers): the same answer with or without the memo, only faster when asked again."""
+    key = tag.encode() + data_key(*arrays)
     with _CACHE_LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
-            return _CACHE[key]
-    hp = fit_hyperparameters(u, c, y)
+            return cast(T, _CACHE[key])
+    value = compute()
     with _CACHE_LOCK:
-        _CACHE[key] = hp
-        while len(_CACHE) > 64:
+        _CACHE[key] = value
+        while len(_CACHE) > 128:
             _CACHE.popitem(last=False)
-    return hp
+    return value
+
+
+def cached_hyperparameters(u: np.ndarray, c: np.ndarray, y: np.ndarray) -> Hyperparameters:
+    """``fit_hyperparameters``, memoised on the exact data."""
+    return memoised("hp", (u, c, y), lambda: fit_hyperparameters(u, c, y))
 
 
 @dataclass
