@@ -7,7 +7,6 @@ region's box. Results depend only on their inputs (reproducible).
 
 from __future__ import annotations
 
-import functools
 import math
 import warnings
 from abc import ABC, abstractmethod
@@ -264,7 +263,7 @@ class GPRegionSampler(BaseRegionSampler):
         centres_u, centres_c = u[inside][order[:5]], c[inside][order[:5]]
         # One candidate set for the whole batch: space-filling points plus points near the best.
         d = len(enc.numeric) + len(enc.categorical)
-        pts = (_sobol_base(max(d, 1), self.n_candidates) + rng.random(max(d, 1))) % 1.0
+        pts = qmc.Sobol(d=max(d, 1), scramble=True, seed=rng).random(self.n_candidates)
         cand_u, cand_c = enc.uniform(box, pts[:, : len(enc.numeric)], rng)
         width = box.hi - box.lo
         parts_u, parts_c = [cand_u], [cand_c]
@@ -296,18 +295,6 @@ class GPRegionSampler(BaseRegionSampler):
             out_u.extend(su)
             out_c.extend(sc)
         return np.vstack(out_u), np.vstack(out_c)
-
-
-@functools.lru_cache(maxsize=32)
-def _sobol_base(d: int, n: int) -> np.ndarray:
-    """The first ``n`` points of the unscrambled ``d``-dimensional Sobol sequence (read-only);
-    a suggestion shifts them by a random vector modulo 1 (a Cranley–Patterson rotation), which
-    keeps them as evenly spread and costs nothing next to scrambling afresh."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        pts = qmc.Sobol(d=d, scramble=False).random(n)
-    pts.setflags(write=False)
-    return pts
 
 
 def _perturb(
