@@ -34,7 +34,6 @@ MAX_DATASET_VERSION_DIGITS = 9  # 999,999,999 < DB_INT_MAX
 
 Id = Annotated[int, Field(ge=1, le=DB_INT_MAX, description="a stored id")]
 Offset = Annotated[int, Field(ge=0, le=DB_INT_MAX)]
-Cursor = Annotated[int, Field(ge=-1, le=DB_INT_MAX)]
 Step = Annotated[int, Field(ge=0, le=DB_INT_MAX)]
 Attempt = Annotated[int, Field(ge=1, le=DB_INT_MAX)]
 BoundedFloat = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_ABS_FLOAT, le=MAX_ABS_FLOAT)]

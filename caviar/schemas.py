@@ -8,10 +8,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from caviar.bounds import (
-    DB_INT_MAX,
     MAX_FIXED,
     MAX_HEARTBEAT_GRACE,
     MAX_METRICS,
+    MAX_PARAMS,
     MAX_TRIALS_PER_REQUEST,
     NO_NUL,
     Attempt,
@@ -19,6 +19,7 @@ from caviar.bounds import (
     Choice,
     DatasetRef,
     ErrorText,
+    Id,
     Key,
     MetricName,
     Name,
@@ -211,9 +212,9 @@ class HeartbeatAnswer(BaseModel):
 class Applied(_In):
     """A command the trainer carried out (or refused, with ``error``) at ``step``."""
 
-    id: int = Field(ge=1, le=DB_INT_MAX)
+    id: Id
     step: Step
-    error: str | None = Field(default=None, max_length=2000)
+    error: str | None = Field(default=None, max_length=2000, pattern=NO_NUL)
 
 
 class ReportCreate(_In):
@@ -235,9 +236,9 @@ class CommandCreate(_In):
     """A person's command to one trial. ``set`` takes ``params`` (live hyperparameters only)."""
 
     action: CommandAction
-    params: dict[str, Any] = Field(default_factory=dict)
-    note: str | None = Field(default=None, max_length=2000)
-    author: str | None = Field(default=None, max_length=200)
+    params: dict[str, Any] = Field(default_factory=dict, max_length=MAX_PARAMS)
+    note: str | None = Field(default=None, max_length=2000, pattern=NO_NUL)
+    author: str | None = Field(default=None, max_length=200, pattern=NO_NUL)
 
 
 class CommandPublic(BaseModel):
@@ -297,9 +298,9 @@ class ForkCreate(_In):
     """A new trial from ``trial``'s checkpoint at or before ``step`` (default: the latest),
     with ``params`` edited (live hyperparameters only)."""
 
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict, max_length=MAX_PARAMS)
     step: Step | None = None
-    note: str | None = Field(default=None, max_length=2000)
+    note: str | None = Field(default=None, max_length=2000, pattern=NO_NUL)
 
 
 class CheckpointPublic(BaseModel):

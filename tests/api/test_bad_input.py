@@ -207,6 +207,16 @@ def test_text_with_nul_is_422(api_url: str, running_trial: dict[str, int]) -> No
     report = {"attempt": 1, "step": 0, "value": 1.0, "metrics": {"m\x00": 1.0}}
     r = httpx.post(f"{api_url}/api/trials/{tid}/reports", json=report)
     assert any(f.startswith("metrics") for f in field_of(r))
+    applied = {**report, "metrics": {}, "applied": [{"id": 1, "step": 0, "error": "no\x00"}]}
+    r = httpx.post(f"{api_url}/api/trials/{tid}/reports", json=applied)
+    assert "applied.0.error" in field_of(r)
+    for body, field in (
+        ({"action": "pause", "note": "a\x00b"}, "note"),
+        ({"action": "pause", "author": "\x00"}, "author"),
+    ):
+        r = httpx.post(f"{api_url}/api/trials/{tid}/commands", json=body)
+        assert field in field_of(r)
+    assert "note" in field_of(httpx.post(f"{api_url}/api/trials/{tid}/fork", json={"note": "\x00"}))
     tell = {"attempt": 1, "state": "failed", "error": "boom\x00"}
     assert "error" in field_of(httpx.post(f"{api_url}/api/trials/{tid}/tell", json=tell))
     r = httpx.get(f"{api_url}/api/studies/{sid}/dashboard/trials", params={"sort": "params.\x00"})
