@@ -17,6 +17,7 @@ from api.db.clock import db_now, seconds_since
 from api.db.models import Study, Trial, TrialEvent
 from api.db.session import Database
 from api.services import events
+from api.services.commands import close_pending
 from api.services.dispatch import Dispatcher
 from api.services.scheduling import lock, top_up
 from api.services.study_config import config_of
@@ -103,6 +104,7 @@ def reap_silent(db: Database, dispatcher: Dispatcher) -> Pass:
                 )
                 if exhausted:
                     out.failed += 1
+                    close_pending(s, trial_id, f"the trial failed first: {reason}")
                     to_send = top_up(s, study, config)
                 else:
                     out.requeued += 1

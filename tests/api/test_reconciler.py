@@ -1,5 +1,6 @@
 """The reconciler against a real database: a heartbeat that lands between the reaper's read
-and its write keeps its attempt; requeues are recorded with their reasons."""
+and its write keeps its attempt; requeues are recorded with their reasons; a trial failed for
+silence rejects its pending commands."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from api.db.clock import db_now
 from api.db.migrate import upgrade
-from api.db.models import Trial, TrialEvent
+from api.db.models import Trial, TrialCommand, TrialEvent
 from api.db.session import Database
 from api.services import studies as study_service
 from api.services.dispatch import Dispatcher
@@ -52,7 +53,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield be.database_url
 
 
-def silent_trial(db: Database) -> int:
+def silent_trial(db: Database, max_attempts: int = 3) -> int:
     """A running trial of a worker-run study whose last heartbeat is an hour old."""
     config = StudyCreate.model_validate(
         {
@@ -62,6 +63,7 @@ def silent_trial(db: Database) -> int:
             "max_trials": 1,
             "parallelism": 1,
             "heartbeat_grace": 5,
+            "max_attempts": max_attempts,
         }
     )
     with db.session() as s:
@@ -116,5 +118,21 @@ def test_a_silent_trial_is_requeued_and_the_event_recorded(url: str) -> None:
                 "w@host:1",
             )
             assert "no heartbeat for 5 s" in event.reason
+    finally:
+        db.dispose()
+
+
+def test_a_trial_failed_for_silence_rejects_its_pending_commands(url: str) -> None:
+    db = Database(url)
+    try:
+        trial_id = silent_trial(db, max_attempts=1)
+        with db.session() as s:
+            s.add(TrialCommand(trial_id=trial_id, action="pause", params={}))
+            s.commit()
+        assert reap_silent(db, Dispatcher(db, Sent())).failed == 1
+        with db.read_session() as s:
+            [command] = s.scalars(select(TrialCommand)).all()
+            assert command.state == "rejected"
+            assert command.reason is not None and "no heartbeat" in command.reason
     finally:
         db.dispose()
