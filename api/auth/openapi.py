@@ -1,4 +1,5 @@
-"""List 401 and 403 in the OpenAPI document for every operation that needs a token."""
+"""List 401 and 403 in the OpenAPI document for every operation that needs a token, and 421
+(a foreign ``Host`` on a loopback api) for every operation."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ ANSWERS = {
     "401": {"description": "No token, or an unknown or revoked one", **ERROR_BODY},
     "403": {"description": "The token's role may not do this", **ERROR_BODY},
 }
+MISDIRECTED = {
+    "description": "A loopback api was reached under a Host name that is not its own",
+    **ERROR_BODY,
+}
 
 
 def document_auth(app: FastAPI) -> None:
@@ -29,9 +34,13 @@ def document_auth(app: FastAPI) -> None:
         schema = build()
         for template, operations in schema.get("paths", {}).items():
             for method, op in operations.items():
-                if isinstance(op, dict) and roles_for(method.upper(), template) is not None:
+                if not isinstance(op, dict):
+                    continue
+                answers = op.setdefault("responses", {})
+                answers.setdefault("421", MISDIRECTED)
+                if roles_for(method.upper(), template) is not None:
                     for status, answer in ANSWERS.items():
-                        op.setdefault("responses", {}).setdefault(status, answer)
+                        answers.setdefault(status, answer)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

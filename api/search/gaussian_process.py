@@ -172,9 +172,7 @@ def loo_log_density(theta: np.ndarray, comps: np.ndarray, y: np.ndarray) -> floa
 def loo_log_densities(theta: np.ndarray, comps: np.ndarray, y: np.ndarray) -> np.ndarray:
     """log p(y_i | y_−i, θ) for every i (see ``loo_log_density``)."""
     n, dim = len(y), comps.shape[2]
-    r2 = comps @ np.exp(-2.0 * theta[:dim])
-    r = np.sqrt(r2)
-    k = math.exp(theta[dim]) * (1.0 + _SQRT5 * r + 5.0 / 3.0 * r2) * np.exp(-_SQRT5 * r)
+    k = _matern(comps @ np.exp(-2.0 * theta[:dim]), math.exp(theta[dim]))
     k += (math.exp(theta[dim + 1]) + _MIN_NOISE) * np.eye(n)
     try:
         lower = cholesky(k, lower=True)

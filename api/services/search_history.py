@@ -122,10 +122,6 @@ class SearchHistory:
 
         return at
 
-    def forget(self, study_id: int) -> None:
-        with self._lock:
-            self._entries.pop(study_id, None)
-
     def _entry(self, session: Session, study: Study, config: StudyCreate) -> _Entry:
         with self._lock:
             entry = self._entries.get(study.id)
