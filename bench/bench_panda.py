@@ -7,7 +7,7 @@ and how much work a kill -9 loses with checkpoints and without.
    created_at``). The acknowledgement comes one mini-batch after the change took effect, so this
    is an upper bound on POST → applied. Cases: digits (short epochs, commands ride the report
    answers) and a large uploaded dataset with long epochs (commands ride the poll).
-2. Checkpoint cost for the MNIST-sized network (784 → 256 → 128 → 10, Adam): the state's size,
+2. Checkpoint cost for an MNIST-sized network (784 → 256 → 256 → 10, Adam): the state's size,
    serialising it, PUT through the api, GET back, and restoring it into a fresh trainer.
 3. Work lost to a kill -9 of the worker in the middle of a digits run, with a checkpoint every
    ``--every`` epochs and without (checkpoint_every 0): the epochs the next attempt re-trains.
@@ -155,7 +155,7 @@ def _epoch_seconds(c: Client, tid: int) -> float:
 
 
 def bench_checkpoint(tmp: Path) -> None:
-    print("\n## Checkpoint of the MNIST-sized network (784 → 256 → 128 → 10, Adam)\n")
+    print("\n## Checkpoint of an MNIST-sized network (784 → 256 → 256 → 10, Adam)\n")
     rng = np.random.default_rng(0)
     n = 20_000
     x = rng.normal(size=(n, 784)).astype(np.float32)

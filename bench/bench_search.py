@@ -4,9 +4,10 @@ A panel of problems whose dimensions live on log and reverse_log scales; every m
 budget, asked in batches (ask ``batch``, then tell ``batch``: parallel workers). Caviar's
 strategies are driven exactly as the service drives them: ``make_strategy`` and ``SearchState``.
 Prints the median simple regret (best value found − the problem's optimum) at 25/50/100 trials,
-the ratios of coarse_to_fine to Optuna's random and TPE samplers, the trials coarse_to_fine needs
-to reach random search's 100-trial regret, and the suggestion cost at 10,000 finished trials.
-Writes a regret-vs-trials plot.
+the ratios of coarse_to_fine to Optuna's GP, TPE and random samplers against the issue's goals,
+each method's score (the sum over the problems of the mean log10 regret at the last checkpoint,
+± its standard error; lower is better), the seconds per run, and the suggestion cost at 10,000
+finished trials. Writes a regret-vs-trials plot.
 
     python bench/bench_search.py            # 30 seeds x 100 trials, 2 processes
     python bench/bench_search.py --quick    # 5 seeds
@@ -14,7 +15,7 @@ Writes a regret-vs-trials plot.
 Eleven problems: five smooth ones, three multimodal (Ackley-5, Levy-4, Styblinski–Tang-5), two
 noisy ones (judged on the noiseless value of the recommended configuration) and a real one, the
 trainer on digits (4 epochs, validation loss; ``--real-seeds`` to run fewer). Optuna's
-GPSampler runs ``--gp-seeds`` seeds (it is slow: about 20 CPU s per run).
+GPSampler runs ``--gp-seeds`` seeds (it is slow: about 15 s per run).
 ``CAVIAR_BENCH_PARTIAL=FILE`` keeps every finished run in FILE; ``--resume FILE`` summarises
 them (runs made in pieces, by ``--problems`` and ``--methods``, summarise as one).
 """
@@ -596,7 +597,18 @@ def main(argv: list[str] | None = None) -> int:
             f"<=0.5x random on {wins['optuna_random']}/{n} (need {n - 1})"
         )
 
-    print("\nCPU seconds per run (mean):")
+    print(f"\nscore: sum over the problems of the mean log10 regret at {last} trials (± SE)")
+    for name in names:
+        logs = [
+            np.log10(np.maximum([r[4][last] - optimum[p.name] for r in runs], 1e-12))
+            for p in problems
+            if (runs := [r for r in results if r[0] == p.name and r[1] == name])
+        ]
+        total = sum(float(v.mean()) for v in logs)
+        se = math.sqrt(sum(float(v.var(ddof=1)) / len(v) for v in logs if len(v) > 1))
+        print(f"  {name:<16}{total:>8.2f} ± {se:.2f} ({len(logs)} problems)")
+
+    print("\nseconds per run (mean, one process each):")
     for name in names:
         print(f"  {name:<16}{np.mean(seconds[name]):>8.2f}")
     print(f"wall time {wall:.0f} s with {args.processes} processes")
