@@ -30,6 +30,7 @@ def dumps(state: TrainingState) -> bytes:
         "epochs_done": state.epochs_done,
         "batches_done": state.batches_done,
         "position": state.position,
+        "epoch_batches": state.epoch_batches,
         "epoch_total": state.epoch_total.hex(),  # exact float round trip
         "base_hp": state.base_hp,
         "overrides": state.overrides,
@@ -72,6 +73,7 @@ def loads(raw: bytes) -> TrainingState:
         epochs_done=meta["epochs_done"],
         batches_done=meta["batches_done"],
         position=meta["position"],
+        epoch_batches=meta.get("epoch_batches", 0),  # absent from older checkpoints
         epoch_total=float.fromhex(meta["epoch_total"]),
         base_hp=meta["base_hp"],
         overrides=meta["overrides"],

@@ -40,19 +40,24 @@ class TrainingDiverged(RuntimeError):
         self.step = step
 
 
-def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
-    """(start, stop) of the mini-batches of an epoch of ``n`` ≥ 2 samples.
+def batch_stop(start: int, n: int, batch_size: int) -> int:
+    """Where the mini-batch that starts at sample ``start`` of an epoch of ``n`` ends: after
+    ``batch_size`` samples or at the epoch's end; a remainder of a single sample joins this
+    batch, because Batch Norm cannot train on one sample."""
+    stop = min(start + batch_size, n)
+    return n if n - stop == 1 else stop
 
-    Full batches of ``batch_size``, then the remainder as a last, smaller batch; a remainder of a
-    single sample joins the batch before it instead, because Batch Norm cannot train on one
-    sample. ``batch_size ≥ n`` gives one batch of everything.
-    """
+
+def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
+    """(start, stop) of the mini-batches of an epoch of ``n`` ≥ 2 samples, cut by
+    :func:`batch_stop`: full batches, then the remainder. ``batch_size ≥ n`` gives one batch."""
     if n < 2 or batch_size < 2:
         raise ValueError("mini-batches need n ≥ 2 samples and batch_size ≥ 2")
-    stops = [*range(batch_size, n, batch_size), n]
-    if len(stops) > 1 and stops[-1] - stops[-2] == 1:
-        del stops[-2]
-    return list(zip([0, *stops[:-1]], stops, strict=True))
+    bounds = [(0, batch_stop(0, n, batch_size))]
+    while bounds[-1][1] < n:
+        start = bounds[-1][1]
+        bounds.append((start, batch_stop(start, n, batch_size)))
+    return bounds
 
 
 BatchHook = Callable[["Trainer"], None]
@@ -110,6 +115,7 @@ class Trainer:
         self.epochs_done = 0
         self.batches_done = 0  # mini-batches trained over the whole run
         self.position = 0  # samples of the current epoch already trained
+        self.epoch_batches = 0  # mini-batches of the current epoch already trained
         self._order: np.ndarray | None = None  # the current epoch's shuffle, None between epochs
         self._epoch_total = 0.0  # Σ loss·batch size over the current epoch so far
         self._x_buffers: dict[int, np.ndarray] = {}
@@ -139,15 +145,6 @@ class Trainer:
         self.learning_rate = config.learning_rate
         self.optimizer.set_betas(beta=config.beta, beta1=config.beta1, beta2=config.beta2)
 
-    def _next_batch(self, n: int) -> tuple[int, int]:
-        """(start, stop) of the next mini-batch, as :func:`batch_bounds` cuts the rest of the
-        epoch from :attr:`position` with the current batch size."""
-        start = self.position
-        stop = min(start + self.config.batch_size, n)
-        if n - stop == 1:  # a last batch of one sample joins this one
-            stop = n
-        return start, stop
-
     def _buffers(self, size: int) -> tuple[np.ndarray, np.ndarray]:
         if size not in self._x_buffers:
             self._x_buffers[size] = np.empty((size, self.data.n_features), dtype=np.float32)
@@ -165,13 +162,14 @@ class Trainer:
         epoch = self.epochs_done + 1
         if self._order is None:
             self._order = self.rng.permutation(n)
-            self.position, self._epoch_total = 0, 0.0
+            self.position, self._epoch_total, self.epoch_batches = 0, 0.0, 0
         order = self._order
         with np.errstate(all="ignore"):  # divergence is detected from the loss, not warnings
             while self.position < n:
                 if self.on_batch is not None:
                     self.on_batch(self)
-                start, stop = self._next_batch(n)
+                start = self.position
+                stop = batch_stop(start, n, self.config.batch_size)
                 index = order[start:stop]
                 x_buffer, y_buffer = self._buffers(stop - start)
                 # mode="clip" writes straight into the buffer ("raise" buffers the result first);
@@ -182,7 +180,7 @@ class Trainer:
                 loss = network.forward_backward(x, y, l2=config.l2, bn_momentum=config.bn_momentum)
                 if not math.isfinite(loss):
                     raise TrainingDiverged(
-                        epoch, self.batches_in_epoch(stop), "the mini-batch loss", loss
+                        epoch, self.epoch_batches + 1, "the mini-batch loss", loss
                     )
                 self.optimizer.step(
                     network.params, network.grads, self.current_learning_rate if lr is None else lr
@@ -190,12 +188,9 @@ class Trainer:
                 self._epoch_total += loss * (stop - start)
                 self.position = stop
                 self.batches_done += 1
+                self.epoch_batches += 1
         self._order = None
         return self._epoch_total / n
-
-    def batches_in_epoch(self, stop: int) -> int:
-        """How many mini-batches of the current batch size end at or before sample ``stop``."""
-        return -(-stop // self.config.batch_size)
 
     def run_epoch(self) -> dict[str, float]:
         """Train (the rest of) one epoch and return its metrics.
@@ -231,6 +226,7 @@ class Trainer:
             epochs_done=self.epochs_done,
             batches_done=self.batches_done,
             position=self.position,
+            epoch_batches=self.epoch_batches,
             epoch_total=self._epoch_total,
             base_hp=dict(self.base_hp),
             overrides=dict(self.overrides),
@@ -264,6 +260,7 @@ class Trainer:
         self.epochs_done = state.epochs_done
         self.batches_done = state.batches_done
         self.position = state.position
+        self.epoch_batches = state.epoch_batches
         self._order = None if state.order is None else state.order.copy()
         self._epoch_total = state.epoch_total
 
@@ -283,6 +280,7 @@ class TrainingState:
     epoch_total: float
     base_hp: dict[str, Any]
     overrides: dict[str, Any]
+    epoch_batches: int = 0  # mini-batches of the current epoch already trained
 
 
 @dataclass(frozen=True, eq=False)

@@ -107,3 +107,42 @@ def test_a_trailing_single_sample_trains() -> None:
     assert data.X_train.shape[0] % 5 == 1  # 36 = 7·5 + 1
     result = fit(data, {"batch_size": 5, "epochs": 2}, np.random.default_rng(0))
     assert result.epochs == 2
+
+
+def test_a_divergence_names_its_mini_batch_after_a_batch_size_change() -> None:
+    # Batches of 32, 32, then of 10 from the third on; the fifth mini-batch meets NaN weights.
+    trainer = Trainer(load_builtin("digits"), {"batch_size": 32}, np.random.default_rng(0))
+    calls = []
+
+    def on_batch(t: Trainer) -> None:
+        calls.append(t.position)
+        if len(calls) == 3:
+            t.apply_overrides({"batch_size": 10})
+        if len(calls) == 5:
+            t.network.params[...] = np.nan
+
+    trainer.on_batch = on_batch
+    with pytest.raises(TrainingDiverged) as diverged:
+        trainer.run_epoch()
+    assert calls == [0, 32, 64, 74, 84]
+    assert (diverged.value.epoch, diverged.value.step) == (1, 5)
+    assert trainer.state().epoch_batches == 4
+
+
+def test_the_mini_batch_count_survives_a_checkpoint() -> None:
+    from worker.nn import checkpoint
+
+    class Stop(Exception):
+        pass
+
+    def on_batch(t: Trainer) -> None:
+        if t.batches_done == 3:
+            raise Stop
+
+    data, hp = load_builtin("blobs"), {"batch_size": 16}
+    trainer = Trainer(data, hp, np.random.default_rng(0), on_batch=on_batch)
+    with pytest.raises(Stop):
+        trainer.train_epoch()
+    restored = Trainer(data, hp, np.random.default_rng(1))
+    restored.load_state(checkpoint.loads(checkpoint.dumps(trainer.state())))
+    assert restored.epoch_batches == 3 and restored.position == 48
