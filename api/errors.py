@@ -20,6 +20,10 @@ class Conflict(Exception):
         self.field = field
 
 
+class TooLarge(Exception):
+    """413: a raw body over its size limit (the field is ``body``)."""
+
+
 class FieldError(Exception):
     """422 raised after schema validation (checks that need the whole body or the database).
 

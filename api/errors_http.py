@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api.errors import Conflict, FieldError, FieldErrors, NotFound
+from api.errors import Conflict, FieldError, FieldErrors, NotFound, TooLarge
 from api.services import study_checks
 
 _UNION_TAGS = {
@@ -88,6 +88,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse(status_code=404, content={"detail": str(exc)})
+
+    @app.exception_handler(TooLarge)
+    async def _too_large(_: Request, exc: TooLarge) -> JSONResponse:
+        return JSONResponse(status_code=413, content={"detail": str(exc), "field": "body"})
 
     @app.exception_handler(Conflict)
     async def _conflict(_: Request, exc: Conflict) -> JSONResponse:

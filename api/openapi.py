@@ -15,7 +15,8 @@ Every route lists every status it can answer, with the body's schema. A route de
 - 404 (``NotFound``): an unknown id in the path; body ``{detail}``.
 - 409 (``Conflict``): a state conflict (a stale attempt, a finished study); body
   ``{detail, field}``.
-- 413: an upload over the size limit; body ``{detail}``.
+- 413 (``TooLarge``): an upload over the size limit; body ``{detail, field}``, the field
+  ``body``.
 - 422: a request that breaks a rule; body ``{detail: [{loc, field, msg, type}]}``. Rules that JSON
   Schema can state (bounds, lengths, patterns, enums, ``uniqueItems``, ``if``/``then``) are in
   the published schema; the others (``low < high``, a known dataset, trainer ranges) answer 422
@@ -40,9 +41,16 @@ CROSS_FIELD_422 = (
 
 
 class ErrorDetail(BaseModel):
-    """A 404, 413 or other error answer."""
+    """A 404 or other error answer."""
 
     detail: str
+
+
+class TooLargeDetail(BaseModel):
+    """A 413: the body is over its size limit."""
+
+    detail: str
+    field: str = "body"
 
 
 class ConflictDetail(BaseModel):
@@ -73,7 +81,7 @@ _DESCRIPTIONS: dict[int, tuple[str, type[BaseModel]]] = {
     403: ("The token's role may not do this", ErrorDetail),
     404: ("Unknown id", ErrorDetail),
     409: ("Conflicts with the current state", ConflictDetail),
-    413: ("The body is over the size limit", ErrorDetail),
+    413: ("The body is over the size limit", TooLargeDetail),
     422: ("A field breaks a rule (the answer names the field)", ValidationErrorBody),
 }
 

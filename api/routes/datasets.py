@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from api.body import read_limited
 from api.deps import ReadSessionDep
 from api.openapi import responses
 from api.params import DatasetRefPath, Offset
@@ -17,19 +18,6 @@ from caviar.bounds import DATASET_NAME_PATTERN
 from caviar.schemas import DatasetPublic, DatasetsPublic
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
-
-
-async def _read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413, f"body: the dataset is {declared} bytes; the limit is {limit}")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(413, f"body: the dataset is over the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 @router.post(
@@ -59,7 +47,7 @@ async def upload_dataset(
     last one). The same content as the latest version answers 200 with that version. A new
     version starts a re-test round in every study on this dataset with ``on_new_data``."""
     settings = request.app.state.settings
-    raw = await _read_limited(request, settings.max_upload_bytes)
+    raw = await read_limited(request, settings.max_upload_bytes, "the dataset")
     db = request.app.state.db
 
     def store() -> tuple[DatasetPublic, bool]:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from api.body import read_limited
 from api.deps import DispatcherDep, ReadSessionDep, SessionDep
 from api.openapi import responses
 from api.params import TrialId
@@ -135,23 +136,6 @@ def fork(
     return answer
 
 
-async def _read_limited(request: Request, limit: int) -> bytes | JSONResponse:
-    declared = request.headers.get("content-length")
-    too_large = JSONResponse(
-        {"detail": f"the checkpoint is over the limit of {limit} bytes", "field": "body"},
-        status_code=413,
-    )
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return too_large
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 _CHECKPOINT_ROUTE: dict[str, Any] = {
     "summary": "Store a trial's checkpoint (workers)",
     "response_model": CheckpointPublic,
@@ -177,9 +161,7 @@ async def put_checkpoint(
     """Store the trainer's state (the body, an npz) after ``step`` reports. 409 for a stale
     attempt or a trial that does not run; 413 over ``CAVIAR_MAX_CHECKPOINT_BYTES``."""
     settings = request.app.state.settings
-    raw = await _read_limited(request, settings.max_checkpoint_bytes)
-    if isinstance(raw, JSONResponse):
-        return raw
+    raw = await read_limited(request, settings.max_checkpoint_bytes, "the checkpoint")
     db = request.app.state.db
 
     def store() -> CheckpointPublic:

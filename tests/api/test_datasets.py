@@ -63,6 +63,7 @@ def test_malformed_csv_is_422_with_where(api_url: str, body: bytes, words: str) 
 def test_too_large_is_413(api_url: str) -> None:
     r = upload(api_url, "huge", b"x1,label\n" + b"1,a\n" * 6_000_000)
     assert r.status_code == 413 and "limit" in r.json()["detail"]
+    assert r.json()["field"] == "body"
 
 
 def test_bad_names_and_unknown_refs(api_url: str) -> None:
