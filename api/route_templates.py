@@ -10,8 +10,10 @@ import logging
 import re
 
 from fastapi import FastAPI
+from starlette.types import Scope
 
 log = logging.getLogger("caviar.api")
+_SCOPE_KEY = "caviar.route_template"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
 
 
@@ -29,6 +31,13 @@ class RouteTemplates:
                 methods.add("HEAD")
             table.append((re.compile(f"^{pattern}$"), template, frozenset(methods)))
         return table
+
+    def of(self, scope: Scope) -> str | None:
+        """``find`` for an HTTP request, looked up once and kept in its ASGI scope (the access
+        rules and the request metrics both ask)."""
+        if _SCOPE_KEY not in scope:
+            scope[_SCOPE_KEY] = self.find(scope["method"], scope["path"])
+        return scope[_SCOPE_KEY]
 
     def find(self, method: str, path: str) -> str | None:
         """The template of the route that answers ``method path``; the template of any method

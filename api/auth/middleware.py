@@ -58,7 +58,7 @@ class AccessMiddleware:
             )
             return
         method, path = scope["method"], scope["path"]
-        template = self.templates.find(method, path)
+        template = self.templates.of(scope)
         if template is None and method in READ_METHODS and not path.startswith(API_PREFIXES):
             roles = None  # the dashboard's files, /docs, /openapi.json
         else:  # an undocumented route under /api falls to the method-based default

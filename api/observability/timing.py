@@ -34,7 +34,7 @@ class TimingMiddleware:
         try:
             await self.app(scope, receive, _send)
         finally:
-            route = self.templates.find(scope["method"], scope["path"]) or "other"
+            route = self.templates.of(scope) or "other"
             self.metrics.requests.labels(route, scope["method"], str(status)).observe(
                 time.perf_counter() - start
             )
