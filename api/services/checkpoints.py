@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import delete, exists, literal, select
+from sqlalchemy import delete, select
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.orm import Session
 
-from api.db.models import Checkpoint, CheckpointBlob, Trial
-from api.errors import Conflict, NotFound
+from api.db.models import Checkpoint, CheckpointBlob
+from api.errors import NotFound
+from api.services import fence
 from api.services.trials import get
 from caviar.schemas import CheckpointPublic
 
@@ -45,26 +46,16 @@ def store(
 ) -> Checkpoint:
     """Store a checkpoint of ``attempt`` at ``step``; 409 for a stale attempt or a trial that
     does not run. Prunes the trial's checkpoints to the latest ``keep``."""
-    trial = get(session, trial_id)
+    get(session, trial_id)
+    # The fence (which also beats the heart) leads: a requeue cannot slip in before the insert.
+    if not fence.fenced(session, trial_id, attempt):
+        raise fence.refusal(session, trial_id, attempt)
     sha = _store_blob(session, raw)
-    current = exists().where(
-        Trial.id == trial_id, Trial.attempt == attempt, Trial.state == "running"
-    )
     row_id = session.execute(
         sa_insert(Checkpoint)
-        .from_select(
-            ["trial_id", "attempt", "step", "sha256"],
-            select(literal(trial_id), literal(attempt), literal(step), literal(sha)).where(current),
-        )
+        .values(trial_id=trial_id, attempt=attempt, step=step, sha256=sha)
         .returning(Checkpoint.id)
-    ).scalar()
-    if row_id is None:
-        session.refresh(trial)
-        raise Conflict(
-            f"attempt {attempt} of trial {trial_id} may not write a checkpoint: the trial is "
-            f"{trial.state} at attempt {trial.attempt}",
-            field="attempt" if attempt != trial.attempt else "state",
-        )
+    ).scalar_one()
     prune(session, trial_id, keep)
     checkpoint = session.get_one(Checkpoint, row_id)
     return checkpoint

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from api.db.clock import db_now
 from api.db.models import Trial, TrialCommand, TrialReport
 from api.errors import Conflict, FieldError
+from api.services import fence
 from api.services.scheduling import lock, top_up
 from api.services.trials import get
 from caviar.schemas import Applied, CommandCreate, CommandPublic, PollAnswer
@@ -206,17 +207,8 @@ def paused(
     """The trainer of ``attempt`` stopped for a pause and saved its checkpoint: the trial is
     ``paused``, holding no worker. 409 when the attempt is stale or the trial not running."""
     trial = get(session, trial_id)
-    won = session.execute(
-        update(Trial)
-        .where(Trial.id == trial_id, Trial.attempt == attempt, Trial.state == "running")
-        .values(state="paused", heartbeat_at=None)
-    ).rowcount
-    if not won:
-        raise Conflict(
-            f"trial {trial_id} attempt {attempt} cannot pause: the trial is {trial.state} at "
-            f"attempt {trial.attempt}",
-            field="attempt" if attempt != trial.attempt else "state",
-        )
+    if not fence.fenced(session, trial_id, attempt, state="paused", heartbeat_at=None):
+        raise fence.refusal(session, trial_id, attempt)
     acknowledge(session, trial_id, applied)
     # Any other pending pause was answered by this one.
     session.execute(
@@ -255,11 +247,6 @@ def poll(session: Session, trial_id: int, attempt: int, applied: Sequence[Applie
     trial's state and attempt and, for the current running attempt, the pending commands."""
     trial = get(session, trial_id)
     commands: list[CommandPublic] = []
-    if trial.attempt == attempt and trial.state == "running":
-        session.execute(
-            update(Trial)
-            .where(Trial.id == trial_id, Trial.attempt == attempt, Trial.state == "running")
-            .values(heartbeat_at=db_now())
-        )
+    if fence.fenced(session, trial_id, attempt):
         commands = deliver(session, trial_id, applied)
     return PollAnswer(state=trial.state, attempt=trial.attempt, commands=commands)  # type: ignore[arg-type]

@@ -21,7 +21,7 @@ from api.db.models import Study, Trial, TrialReport
 from api.errors import Conflict, FieldError, NotFound
 from api.search.registry import make_pruner
 from api.services import events as event
-from api.services import retest_rounds
+from api.services import fence, retest_rounds
 from api.services.scheduling import Plan, create_trials, lock, plan, search_trials, top_up
 from api.services.study_config import config_of
 from caviar.schemas import (
@@ -43,23 +43,6 @@ def get(session: Session, trial_id: int) -> Trial:
     if trial is None:
         raise NotFound("trial", trial_id)
     return trial
-
-
-def _fence(trial: Trial, attempt: int) -> None:
-    if attempt != trial.attempt:
-        raise Conflict(
-            f"attempt {attempt} of trial {trial.id} is stale: the current attempt is "
-            f"{trial.attempt}; stop working on it",
-            field="attempt",
-        )
-
-
-def _refuse(session: Session, trial_id: int, attempt: int, want: str) -> Conflict:
-    """The 409 for a write that lost its conditional UPDATE: a stale attempt, or a bad state."""
-    trial = get(session, trial_id)
-    session.refresh(trial)
-    _fence(trial, attempt)
-    return Conflict(f"trial {trial_id} is {trial.state}, not {want}", field="state")
 
 
 def plan_ask(session: Session, study_id: int, count: int) -> Plan | None:
@@ -146,7 +129,7 @@ def start(session: Session, trial_id: int, attempt: int, worker: str | None) -> 
         ).rowcount
         kind_of_event = "reclaimed"
     if not won:
-        raise _refuse(session, trial_id, attempt, "queued")
+        raise fence.refusal(session, trial_id, attempt, "queued")
     event.record(
         session,
         trial_id=trial_id,
@@ -163,26 +146,15 @@ def start(session: Session, trial_id: int, attempt: int, worker: str | None) -> 
 
 
 def _beat(session: Session, trial_id: int, attempt: int, worker: str | None) -> bool:
-    """The fence: beat the heart of ``attempt`` if it is current and running. One conditional
-    UPDATE; on PostgreSQL it row-locks the trial until commit, so a requeue cannot slip
-    between this check and the writes that follow in the same transaction."""
-    values: dict[str, object] = {"heartbeat_at": db_now()}
-    if worker is not None:
-        values["worker"] = worker
-    return bool(
-        session.execute(
-            update(Trial)
-            .where(Trial.id == trial_id, Trial.attempt == attempt, Trial.state == "running")
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-    )
+    """The fence of a report or a heartbeat, which also names the worker."""
+    worker_value = {} if worker is None else {"worker": worker}
+    return fence.fenced(session, trial_id, attempt, heartbeat_at=db_now(), **worker_value)
 
 
 def heartbeat(session: Session, trial_id: int, body: HeartbeatRequest) -> HeartbeatAnswer:
     """A running attempt is alive. 409 when it is fenced off (stale attempt, or not running)."""
     if not _beat(session, trial_id, body.attempt, body.worker):
-        raise _refuse(session, trial_id, body.attempt, "running")
+        raise fence.refusal(session, trial_id, body.attempt)
     return HeartbeatAnswer(state="running", attempt=body.attempt)
 
 
@@ -195,7 +167,7 @@ def report(session: Session, trial_id: int, body: ReportCreate) -> ReportAnswer:
     """Store an intermediate value keyed by (trial, attempt, step), beat the heart, ask the
     pruner. The fence and the write are one transaction led by the conditional UPDATE."""
     if not _beat(session, trial_id, body.attempt, body.worker):
-        raise _refuse(session, trial_id, body.attempt, "running")
+        raise fence.refusal(session, trial_id, body.attempt)
     trial = get(session, trial_id)
     values = {
         "trial_id": trial_id,
@@ -302,7 +274,7 @@ def tell(session: Session, trial_id: int, body: TellCreate) -> tuple[Trial, list
             f"{trial.attempt}); a finished trial never changes",
             field="state",
         )
-    _fence(trial, body.attempt)
+    fence.check_attempt(trial, body.attempt)
     if trial.state != "running":
         raise Conflict(f"trial {trial_id} is {trial.state}, not running", field="state")
     if body.state == "completed" and body.value is None:
