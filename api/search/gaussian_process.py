@@ -14,7 +14,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 import numpy as np
@@ -240,6 +240,7 @@ class GaussianProcess:
     chol: np.ndarray
     alpha: np.ndarray
     k_data: np.ndarray | None = None  # signal · kernel among its points (no noise), if kept
+    _single: tuple[np.ndarray, ...] | None = field(default=None, repr=False)  # see ``single``
 
     @classmethod
     def fit(cls, u: np.ndarray, c: np.ndarray, y: np.ndarray, restarts: int = 2) -> GaussianProcess:
@@ -287,6 +288,18 @@ class GaussianProcess:
             return self.posterior(self.u, self.c)[0]
         return self.k_data @ self.alpha
 
+    def single(self) -> tuple[np.ndarray, ...]:
+        """Single-precision copies for ``FantasyPosterior.prepare(single=True)``, made once:
+        the points' centre, the points centred and scaled by the length scales, their squared
+        norms, L⁻¹ and α."""
+        if self._single is None:
+            origin = self.u.mean(0)  # centred, the squared distances lose fewer digits
+            b = ((self.u - origin) / self.lengthscales[: len(origin)]).astype(np.float32)
+            inverse = solve_triangular(self.chol, np.eye(len(self.y)), lower=True)
+            f32 = np.float32
+            self._single = (origin, b, (b * b).sum(1), inverse.astype(f32), self.alpha.astype(f32))
+        return self._single
+
     def posterior(self, u: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and standard deviation of the latent function at the rows (u, c)."""
         ks = _matern(_scaled_r2(u, c, self.u, self.c, self.lengthscales), self.signal)
@@ -328,12 +341,28 @@ class FantasyPosterior:
         self._g: list[np.ndarray] = []  # g_j(x_i), j < i
         self._s: list[float] = []  # sqrt(var_{i−1}(x_i) + noise)
 
-    def prepare(self, u: np.ndarray, c: np.ndarray) -> PointSet:
+    def prepare(self, u: np.ndarray, c: np.ndarray, single: bool = False) -> PointSet:
+        """The points (u, c), ready for ``std``. ``single``: computed in single precision, about
+        several times faster, and accurate to about 1e-3 of the signal (to a few hundredths when
+        the kernel matrix is nearly singular): enough to rank many candidates before the best of
+        them are prepared exactly."""
         gp = self.gp
-        ks = _matern(_scaled_r2(u, c, gp.u, gp.c, gp.lengthscales), gp.signal)
-        v = solve_triangular(gp.chol, ks.T, lower=True, check_finite=False)
-        var0 = np.maximum(gp.signal - (v * v).sum(0), 1e-12)
-        return PointSet(u, c, ks @ gp.alpha, var0, v, [])
+        if not single:
+            ks = _matern(_scaled_r2(u, c, gp.u, gp.c, gp.lengthscales), gp.signal)
+            v = solve_triangular(gp.chol, ks.T, lower=True, check_finite=False)
+            var0 = np.maximum(gp.signal - (v * v).sum(0), 1e-12)
+            return PointSet(u, c, ks @ gp.alpha, var0, v, [])
+        origin, b, bb, inverse, alpha = gp.single()
+        ls, nu = gp.lengthscales, u.shape[1]
+        a = ((u - origin) / ls[:nu]).astype(np.float32)
+        r2 = (a * a).sum(1)[:, None] + bb[None, :]
+        r2 -= (2.0 * a) @ b.T
+        for j in range(c.shape[1]):
+            r2 += (c[:, j][:, None] != gp.c[:, j][None, :]) / np.float32(ls[nu + j] ** 2)
+        ks = _matern(np.maximum(r2, 0.0, out=r2), gp.signal)
+        v = inverse @ ks.T  # L⁻¹ k(X, x)
+        var0 = np.maximum(gp.signal - (v * v).sum(0, dtype=np.float64), 1e-12)
+        return PointSet(u, c, ks @ alpha, var0, v, [])
 
     def std(self, points: PointSet) -> np.ndarray:
         """Posterior standard deviation at ``points`` given every fantasy added so far."""
@@ -358,7 +387,7 @@ class FantasyPosterior:
         k0 = gp.signal * _matern(
             _scaled_r2(points.u, points.c, self._u[i][None], self._c[i][None], gp.lengthscales)
         )
-        cov = k0[:, 0] - points.v.T @ self._v[i]
+        cov = k0[:, 0] - points.v.T @ self._v[i].astype(points.v.dtype)
         for j in range(i):
             cov -= points.g[j] * self._g[i][j]
         return cov / self._s[i]

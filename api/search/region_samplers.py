@@ -184,7 +184,9 @@ class GPRegionSampler(BaseRegionSampler):
     ``fit_hyperparameters``). Trials of the same batch and running trials get fantasised values
     (the posterior mean: "kriging believer", which also becomes the incumbent when better), so a
     batch spreads out instead of piling on one point. The candidates are a Sobol set over the
-    region plus points around the region's best trials, refined locally around the leaders.
+    region plus points around the region's best trials; they are ranked in single precision, and
+    for each suggestion the best ``screen_keep`` of them are scored exactly and refined locally
+    around the leaders.
 
     Fantasies are capped: at most ``max_fantasies`` running trials (the most recent) are
     fantasised, and at most ``max_fantasies`` suggestions of one batch come from the model; the
@@ -202,6 +204,7 @@ class GPRegionSampler(BaseRegionSampler):
         n_candidates: int = 1024,
         value_warp: str = "auto",
         max_fantasies: int = 16,
+        screen_keep: int = 64,
     ) -> None:
         self.n_startup = n_startup
         self.fit_points = fit_points
@@ -211,6 +214,7 @@ class GPRegionSampler(BaseRegionSampler):
             raise ValueError(f"unknown value warp {value_warp!r}")
         self.value_warp = value_warp
         self.max_fantasies = max_fantasies
+        self.screen_keep = screen_keep
 
     def fit(self, history: History) -> Model:
         """The GP of ``history`` (at least two points), as ``sample`` uses it."""
@@ -272,11 +276,15 @@ class GPRegionSampler(BaseRegionSampler):
                 lu, lc = _perturb(enc, box, centres_u, centres_c, scale * width, 64, rng)
                 parts_u.append(lu)
                 parts_c.append(lc)
-        cands = post.prepare(np.vstack(parts_u), np.vstack(parts_c))
+        # The candidates are ranked in single precision; the best ``screen_keep`` of them are
+        # then scored exactly, for each suggestion (after the batch's earlier fantasies).
+        cands = post.prepare(np.vstack(parts_u), np.vstack(parts_c), single=True)
         out_u, out_c = [], []
         for _ in numbers[: self.max_fantasies]:
-            score = log_expected_improvement(cands.mean, post.std(cands), best)
-            points = cands
+            rough = log_expected_improvement(cands.mean, post.std(cands), best)
+            keep = np.sort(np.argsort(-rough, kind="stable")[: self.screen_keep])
+            points = post.prepare(cands.u[keep], cands.c[keep])
+            score = log_expected_improvement(points.mean, post.std(points), best)
             for scale in (0.05, 0.01):  # local refinement around the leaders
                 top = np.argsort(-score, kind="stable")[:8]
                 lu, lc = _perturb(enc, box, points.u[top], points.c[top], scale * width, 16, rng)

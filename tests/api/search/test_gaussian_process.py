@@ -17,6 +17,7 @@ from api.search.gaussian_process import (
     GaussianProcess,
     components,
     fit_hyperparameters,
+    log_expected_improvement,
     loo_log_density,
     negative_log_posterior,
 )
@@ -163,3 +164,36 @@ def test_leave_one_out_picks_the_rough_fit_where_the_smooth_prior_misses_the_rip
     assert _relative_error(u, bowl(u), test, bowl(test), r=2) == pytest.approx(
         _relative_error(u, bowl(u), test, bowl(test), r=1)
     )
+
+
+@pytest.mark.parametrize("dc", [0, 2])
+@pytest.mark.parametrize("noisy", [True, False])
+def test_single_precision_ranks_candidates_as_the_exact_posterior_does(
+    dc: int, noisy: bool
+) -> None:
+    u, c, y = data(128, 4, dc, 7)
+    if not noisy:  # a smooth noiseless objective: a nearly singular kernel matrix
+        y = np.sin(3 * u).sum(1) + 0.3 * (c == 1).sum(1)
+        y = (y - y.mean()) / y.std()
+    gp = GaussianProcess.fit(u, c, y)
+    if not noisy:  # the smallest noise the model allows
+        gp = GaussianProcess.build(u, c, y, gp.lengthscales, gp.signal, 1e-6)
+    rng = np.random.default_rng(8)
+    cu, cc = rng.random((2000, 4)), rng.integers(0, 3, size=(2000, dc))
+    # Half the candidates crowd the best points, where the variance is smallest and the single
+    # precision's rounding weighs most.
+    near = np.argsort(y)[:5]
+    cu[:1000] = np.clip(np.repeat(u[near], 200, axis=0) + 0.01 * rng.normal(size=(1000, 4)), 0, 1)
+    cc[:1000] = np.repeat(c[near], 200, axis=0)
+    best = float(gp.mean_at_data().min())
+    post = FantasyPosterior(gp)
+    post.add(cu[:2], cc[:2])  # two fantasies: a batch under way
+    exact, single = post.prepare(cu, cc), post.prepare(cu, cc, single=True)
+    assert single.v.dtype == np.float32
+    tol = 1e-3 if noisy else 5e-2  # a nearly singular kernel matrix magnifies the rounding
+    assert np.allclose(single.mean, exact.mean, atol=tol)
+    assert np.allclose(post.std(single), post.std(exact), atol=tol)
+    rank = [
+        np.argsort(-log_expected_improvement(p.mean, post.std(p), best)) for p in (exact, single)
+    ]
+    assert set(rank[0][:16]) <= set(rank[1][:64].tolist())
