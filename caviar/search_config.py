@@ -66,7 +66,7 @@ class CoarseToFineStrategy(_Options):
         description="Smallest width of a region, as a share of the whole range.",
     )
     explore_fraction: float = Field(
-        default=0.3,
+        default=0.15,
         ge=0,
         lt=1,
         description="Share of the trials that keep searching the whole space.",

@@ -77,7 +77,7 @@ class CoarseToFineSampler(BaseStrategy):
         top_fraction: float = 0.25,
         margin: float = 0.25,
         min_width: float = 0.02,
-        explore_fraction: float = 0.3,
+        explore_fraction: float = 0.15,
         sampler: str | BaseRegionSampler = "gp",
         rank_trials: int = 6,
         restart_after: int = 0,
