@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from api.db.clock import db_now
-from api.db.models import Trial, TrialCommand, TrialReport
+from api.db.models import Checkpoint, Trial, TrialCommand, TrialReport
 from api.errors import Conflict, FieldError
 from api.services import fence
 from api.services.scheduling import lock, top_up
@@ -231,6 +231,25 @@ def list_for(session: Session, trial_id: int) -> list[TrialCommand]:
             select(TrialCommand).where(TrialCommand.trial_id == trial_id).order_by(TrialCommand.id)
         )
     )
+
+
+def reopen_unsaved(session: Session, trial_id: int) -> int:
+    """A requeued trial's next attempt resumes from its latest checkpoint: the ``set`` commands
+    applied after that checkpoint (all of them without one) go back to pending, so that the
+    next attempt applies them again, in order. How many were reopened."""
+    saved = session.scalar(select(func.max(Checkpoint.step)).where(Checkpoint.trial_id == trial_id))
+    query = update(TrialCommand).where(
+        TrialCommand.trial_id == trial_id,
+        TrialCommand.action == "set",
+        TrialCommand.state == "applied",
+    )
+    if saved is not None:
+        query = query.where(
+            or_(TrialCommand.applied_step.is_(None), TrialCommand.applied_step > saved)
+        )
+    return session.execute(
+        query.values(state="pending", applied_at=None, applied_step=None)
+    ).rowcount
 
 
 def close_pending(session: Session, trial_id: int, reason: str) -> None:

@@ -17,7 +17,7 @@ from api.db.clock import db_now, seconds_since
 from api.db.models import Study, Trial, TrialEvent
 from api.db.session import Database
 from api.services import events
-from api.services.commands import close_pending
+from api.services.commands import close_pending, reopen_unsaved
 from api.services.dispatch import Dispatcher
 from api.services.scheduling import lock, top_up
 from api.services.study_config import config_of
@@ -108,6 +108,7 @@ def reap_silent(db: Database, dispatcher: Dispatcher) -> Pass:
                     to_send = top_up(s, study, config)
                 else:
                     out.requeued += 1
+                    reopen_unsaved(s, trial_id)
                     if config.objective.kind != "external":
                         to_send = [s.get_one(Trial, trial_id)]
             s.commit()

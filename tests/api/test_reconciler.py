@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from api.db.clock import db_now
 from api.db.migrate import upgrade
-from api.db.models import Trial, TrialCommand, TrialEvent
+from api.db.models import Checkpoint, CheckpointBlob, Trial, TrialCommand, TrialEvent
 from api.db.session import Database
 from api.services import studies as study_service
 from api.services.dispatch import Dispatcher
@@ -134,5 +134,41 @@ def test_a_trial_failed_for_silence_rejects_its_pending_commands(url: str) -> No
             [command] = s.scalars(select(TrialCommand)).all()
             assert command.state == "rejected"
             assert command.reason is not None and "no heartbeat" in command.reason
+    finally:
+        db.dispose()
+
+
+def test_a_requeue_reopens_the_sets_its_checkpoint_does_not_hold(url: str) -> None:
+    """Attempt 1 saved its checkpoint at step 2, then applied two sets at steps 2 and 3 (the
+    step is the first report that shows the change) and died. Attempt 2 resumes from step 2:
+    the set of step 3 goes back to pending; the one the checkpoint holds, a refused one and a
+    pause stay as they were."""
+    db = Database(url)
+    try:
+        trial_id = silent_trial(db)
+        with db.session() as s:
+            s.add(CheckpointBlob(sha256="0" * 64, size=0, content=b""))
+            s.flush()
+            s.add(Checkpoint(trial_id=trial_id, attempt=1, step=2, sha256="0" * 64))
+            commands = [
+                TrialCommand(trial_id=trial_id, action="set", params={"lr": 1}, applied_step=2),
+                TrialCommand(trial_id=trial_id, action="set", params={"lr": 2}, applied_step=3),
+                TrialCommand(trial_id=trial_id, action="set", params={"x": 1}, applied_step=3),
+                TrialCommand(trial_id=trial_id, action="pause", params={}, applied_step=3),
+            ]
+            states = ["applied", "applied", "rejected", "applied"]
+            for c, state in zip(commands, states, strict=True):
+                c.state, c.applied_at = state, db_now()
+            s.add_all(commands)
+            s.commit()
+        assert reap_silent(db, Dispatcher(db, Sent())).requeued == 1
+        with db.read_session() as s:
+            rows = s.scalars(select(TrialCommand).order_by(TrialCommand.id)).all()
+            assert [(c.state, c.applied_step) for c in rows] == [
+                ("applied", 2),
+                ("pending", None),
+                ("rejected", 3),
+                ("applied", 3),
+            ]
     finally:
         db.dispose()
