@@ -81,16 +81,23 @@ class Client:
     def close(self) -> None:
         self.http.close()
 
-    def _call(self, method: str, path: str, **kw: Any) -> Any:
+    def _request(
+        self, method: str, path: str, ok: tuple[int, ...] = (), **kw: Any
+    ) -> httpx.Response:
+        """The answer to ``method /api{path}``; ``CaviarError`` (``Conflict`` for a 409) for
+        an error status that is not in ``ok``. Every call goes through here."""
         r = self.http.request(method, "/api" + path, **kw)
-        if r.status_code >= 400:
+        if r.status_code >= 400 and r.status_code not in ok:
             try:
                 body = r.json()
             except ValueError:
                 body = r.text
             cls = Conflict if r.status_code == 409 else CaviarError
             raise cls(r.status_code, body)
-        return r.json()
+        return r
+
+    def _call(self, method: str, path: str, **kw: Any) -> Any:
+        return self._request(method, path, **kw).json()
 
     # studies
     def create_study(self, config: StudyCreate | dict[str, Any]) -> StudyPublic:
@@ -109,10 +116,7 @@ class Client:
 
     def delete_study(self, study_id: int) -> None:
         """Delete a study that has no running trials (cancel it first)."""
-        r = self.http.delete(f"/api/studies/{study_id}")
-        if r.status_code >= 400:
-            body = r.json() if r.headers.get("content-type") == "application/json" else r.text
-            raise (Conflict if r.status_code == 409 else CaviarError)(r.status_code, body)
+        self._request("DELETE", f"/studies/{study_id}")
 
     def trials_page(
         self,
@@ -274,11 +278,9 @@ class Client:
     def checkpoint(self, trial_id: int, step: int | None = None) -> tuple[int, bytes] | None:
         """(step, bytes) of the trial's latest checkpoint (at or before ``step``), or None."""
         params = {} if step is None else {"step": step}
-        r = self.http.get(f"/api/trials/{trial_id}/checkpoint", params=params)
+        r = self._request("GET", f"/trials/{trial_id}/checkpoint", ok=(404,), params=params)
         if r.status_code == 404:
             return None
-        if r.status_code >= 400:
-            raise CaviarError(r.status_code, r.text)
         return int(r.headers["x-caviar-step"]), r.content
 
     # datasets
@@ -299,7 +301,4 @@ class Client:
         return DatasetPublic.model_validate(self._call("GET", f"/datasets/{ref}"))
 
     def dataset_content(self, ref: str) -> bytes:
-        r = self.http.get(f"/api/datasets/{ref}/content")
-        if r.status_code >= 400:
-            raise CaviarError(r.status_code, r.text)
-        return r.content
+        return self._request("GET", f"/datasets/{ref}/content").content

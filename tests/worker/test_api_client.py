@@ -1,5 +1,5 @@
 """The worker's api client retries every call it makes (checkpoint downloads included) through
-transport errors and 5xx answers, and gives up on a 4xx at once."""
+transport errors and 5xx answers, and gives up on a 4xx at once (a missing checkpoint is None)."""
 
 from __future__ import annotations
 
@@ -43,3 +43,14 @@ def test_a_conflict_is_not_retried() -> None:
     ):
         c.heartbeat(7, 1)
     assert len(calls) == 1
+
+
+def test_no_checkpoint_is_none_at_once_and_a_dataset_download_is_retried() -> None:
+    transport, calls = flaky(0, httpx.Response(404, json={"detail": "no checkpoint"}))
+    with RetryingClient("http://api.invalid", retry_for=30, transport=transport) as c:
+        assert c.checkpoint(7) is None
+    assert len(calls) == 1
+    transport, calls = flaky(2, httpx.Response(200, content=b"x1,label\n"))
+    with RetryingClient("http://api.invalid", retry_for=30, transport=transport) as c:
+        assert c.dataset_content("digits@1") == b"x1,label\n"
+    assert calls == ["/api/datasets/digits@1/content"] * 3
