@@ -1,9 +1,8 @@
 // Re-tests: the study page's panel (timeline, rounds, schedule, "Re-test now") and the
 // studies page's stale badge and next-re-test cell. The panel polls on its own, so rounds
 // appear as they finish even on a completed study.
-import { ApiError, get, post } from "../api.js";
+import { get, patch, post } from "../api.js";
 import { h, num, when } from "../dom.js";
-import { authHeaders } from "../token.js";
 
 const POLL_MS = 1000;
 const VERDICT_COLOUR = { fresh: "#2f9e44", stale: "#e03131" };
@@ -25,13 +24,6 @@ function countdown(iso) {
 export function nextRetestCell(study) {
   if (!study.next_retest_at) return h("span", { class: "muted", "data-testid": "next-retest" }, study.retest ? "on demand" : "—");
   return h("span", { "data-testid": "next-retest", title: when(study.next_retest_at) }, countdown(study.next_retest_at));
-}
-
-async function send(method, path, body) {
-  const r = await fetch(`/api${path}`, { method, headers: { "content-type": "application/json", ...authHeaders() }, body: JSON.stringify(body) });
-  const data = await r.json();
-  if (!r.ok) throw new ApiError(r.status, data.detail);
-  return data;
 }
 
 function errorText(e) {
@@ -133,7 +125,7 @@ function scheduleForm(study, onSaved, onError) {
   };
   async function save(retest) {
     try {
-      onSaved(await send("PATCH", `/studies/${study.id}`, { retest }));
+      onSaved(await patch(`/studies/${study.id}`, { retest }));
     } catch (e) {
       onError(errorText(e));
     }
