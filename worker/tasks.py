@@ -64,8 +64,19 @@ def run_trial(
             # Claimed by another worker (a duplicate message), or this attempt is stale.
             log.info("trial %s attempt %s not started: %s", trial_id, attempt, exc)
             return "skipped"
-        except (httpx.TransportError, CaviarError) as exc:
-            log.warning("trial %s: the api stayed away (%s); the reaper requeues it", trial_id, exc)
+        except CaviarError as exc:
+            if exc.status in (401, 403):
+                log.error(
+                    "trial %s: the api refused this worker (%s); CAVIAR_TOKEN must hold a worker "
+                    "token (caviar token create --role worker). The trial stays queued.",
+                    trial_id,
+                    exc,
+                )
+                return "refused"
+            log.warning("trial %s not started (%s); it stays queued", trial_id, exc)
+            return "abandoned"
+        except httpx.TransportError as exc:
+            log.warning("trial %s: the api stayed away (%s); it stays queued", trial_id, exc)
             return "abandoned"
         try:
             with Heartbeat(beat_client, trial_id, attempt, heartbeat_every):
