@@ -25,6 +25,11 @@ Contract (see ``BaseStrategy``). The current region is the newest stored one.
   reached (see ``api.search.fidelity``). The regions, the model and the backing up all use these
   values, and ``details["rank_step"]`` of a drafted region names the step (absent without
   pruned trials).
+- **Ranking.** The best trial, a region's top trials and the stall check go by the sampler's
+  ranking: with ``gp``, the model's posterior mean at the trials it was fitted on (a model with a
+  learned noise term), so a lucky draw of a noisy objective neither defines a region nor makes
+  the search back up; ``details["ranked_by"]`` is then ``posterior_mean`` (``top_values`` and
+  ``threshold`` are the model's means). The model itself learns from the values.
 - **Inside a region**, points come from ``sampler``: ``gp`` (model-based, the default), ``sobol``
   or ``random``.
 
@@ -107,6 +112,11 @@ class CoarseToFineSampler(BaseStrategy):
             table.number, table.value, table.pruned, table.step, self.rank_trials, state.values_at
         )
         u, c = table.u, table.c
+        # Trials are ranked by the sampler's ranking (the model's posterior mean with ``gp``),
+        # the model itself learns from the values.
+        pu, pc = enc.encode([p.unit for p in state.pending])
+        values = y
+        y, model = self.sampler.ranking(History(u, c, values, pu, pc))
         if current.id is not None:
             mine = table.region == current.id
         else:  # a region drafted but not stored yet (tests): count by stage
@@ -161,6 +171,8 @@ class CoarseToFineSampler(BaseStrategy):
             current.details["sampler"] = self.sampler.name
             if step is not None:
                 current.details["rank_step"] = step
+            if model is not None:  # top_values and threshold are the model's means
+                current.details["ranked_by"] = "posterior_mean"
             if self.restart_after:
                 current.details["stalls"] = stalls
             if restarted is not None:
@@ -175,7 +187,6 @@ class CoarseToFineSampler(BaseStrategy):
         explore = (
             [n for n in numbers if self._explores(state.seed, n)] if current is not whole else []
         )
-        pu, pc = enc.encode([p.unit for p in state.pending])
         chosen: dict[int, tuple[np.ndarray, np.ndarray, RegionView]] = {}
         for region, group in (
             (current, [n for n in numbers if n not in explore]),
@@ -183,7 +194,7 @@ class CoarseToFineSampler(BaseStrategy):
         ):
             if not group:
                 continue
-            history = History(u, c, y, pu, pc)
+            history = History(u, c, values, pu, pc, model)
             start = int(region.details.get("opened_at_trial", 0))
             gu, gc = self.sampler.sample(enc, enc.box(region), group, history, state.seed, start)
             pu, pc = np.vstack([pu, gu]), np.vstack([pc, gc])

@@ -11,6 +11,7 @@ import math
 import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.stats import qmc
@@ -31,17 +32,26 @@ from api.search.gaussian_process import (
 
 @dataclass(frozen=True)
 class History:
-    """Finished points (u, c, value: lower is better) and points still running (pu, pc)."""
+    """Finished points (u, c, value: lower is better) and points still running (pu, pc).
+    ``model``: what ``BaseRegionSampler.ranking`` fitted to these points, if anything (a
+    sampler reuses it instead of fitting again)."""
 
     u: np.ndarray
     c: np.ndarray
     y: np.ndarray
     pu: np.ndarray
     pc: np.ndarray
+    model: Any = None
 
 
 class BaseRegionSampler(ABC):
     name: str
+
+    def ranking(self, history: History) -> tuple[np.ndarray, Any]:
+        """The values by which the strategy ranks the finished points (the best trial, a
+        region's top trials), and whatever was fitted to find them (for ``History.model``):
+        here the values themselves."""
+        return history.y, None
 
     @abstractmethod
     def sample(
@@ -216,6 +226,18 @@ class GPRegionSampler(BaseRegionSampler):
         self.max_fantasies = max_fantasies
         self.screen_keep = screen_keep
 
+    def ranking(self, history: History) -> tuple[np.ndarray, Any]:
+        """The model's posterior mean, in the values' units, at the points it was fitted on
+        (the best half and the most recent rest), the values elsewhere: a lucky draw of a noisy
+        objective neither defines a region nor looks like the best trial. The values alone
+        until ``n_startup`` points."""
+        if len(history.y) < max(self.n_startup, 2):
+            return history.y, None
+        model = self.fit(history)
+        out = history.y.copy()
+        out[model.rows] = model.mean + model.sd * model.means()
+        return out, model
+
     def fit(self, history: History) -> Model:
         """The GP of ``history`` (at least two points), as ``sample`` uses it."""
         # Hyperparameters come from the first m finished trials (by number), m = n until
@@ -248,7 +270,7 @@ class GPRegionSampler(BaseRegionSampler):
     ) -> tuple[np.ndarray, np.ndarray]:
         if len(history.y) < self.n_startup:
             return sobol_points(enc, box, numbers, seed, 0)
-        model = self.fit(history)
+        model = history.model if isinstance(history.model, Model) else self.fit(history)
         gp, u, c, y = model.gp, model.gp.u, model.gp.c, model.gp.y
         # The incumbent is the best posterior mean among the evaluated points, not the luckiest
         # draw: with a noisy objective, improving on a lucky value is no improvement.

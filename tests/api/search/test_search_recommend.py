@@ -1,4 +1,5 @@
-"""The recommended configuration: the best posterior mean, not the luckiest draw."""
+"""The recommended configuration and the regions: the best posterior mean, not the luckiest
+draw."""
 
 from __future__ import annotations
 
@@ -48,3 +49,27 @@ def test_pruned_trials_are_never_recommended() -> None:
     obs[5] = Observation(5, obs[5].params, obs[5].unit, -9.0, 0, 0, pruned=True, step=1)
     rec = CoarseToFineSampler().recommend(state(obs))
     assert rec is not None and rec.number != 5
+
+
+def test_a_lucky_draw_neither_defines_a_region_nor_makes_the_search_back_up() -> None:
+    obs = observations(lucky=-0.2)
+    strategy = CoarseToFineSampler(stage_trials=16, explore_fraction=0.0)
+    [s] = strategy.suggest(state(obs), [len(obs)])
+    region = s.region
+    assert region.stage == 1 and region.details["ranked_by"] == "posterior_mean"
+    lo, hi = region.unit_bounds["x"]
+    assert lo <= 0.3 <= hi and hi < 0.9, (lo, hi)  # around the true optimum only
+    # In that region (stored), the lucky draw lies outside it and still does not look best.
+    region.id = 1
+    later = SearchState(SPACE, 1, obs, 0, [whole_space(SPACE), region])
+    [t] = strategy.suggest(later, [len(obs) + 1])
+    assert t.region is region and "backed_up" not in region.details
+
+
+def test_without_a_model_the_region_follows_the_values() -> None:
+    obs = observations(lucky=-0.2)
+    strategy = CoarseToFineSampler(stage_trials=16, explore_fraction=0.0, sampler="sobol")
+    [s] = strategy.suggest(state(obs), [len(obs)])
+    assert "ranked_by" not in s.region.details
+    lo, hi = s.region.unit_bounds["x"]
+    assert lo <= 0.9 <= hi
