@@ -108,21 +108,20 @@ class CoarseToFineSampler(BaseStrategy):
         finite = np.isfinite(table.value)
         if not finite.all():
             table = table.where(finite)
-        y, step = at_rank_step(
+        values, step = at_rank_step(
             table.number, table.value, table.pruned, table.step, self.rank_trials, state.values_at
         )
         u, c = table.u, table.c
         # Trials are ranked by the sampler's ranking (the model's posterior mean with ``gp``),
         # the model itself learns from the values.
         pu, pc = enc.encode([p.unit for p in state.pending])
-        values = y
-        y, model = self.sampler.ranking(History(u, c, values, pu, pc))
+        rank, model = self.sampler.ranking(History(u, c, values, pu, pc))
         if current.id is not None:
             mine = table.region == current.id
         else:  # a region drafted but not stored yet (tests): count by stage
             mine = table.stage == current.stage
         own = int(np.count_nonzero(mine))
-        best = int(np.argmin(y)) if len(y) else -1
+        best = int(np.argmin(rank)) if len(rank) else -1
 
         def holds_best(region: RegionView) -> bool:
             return bool(enc.inside(enc.box(region), u[best : best + 1], c[best : best + 1])[0])
@@ -143,8 +142,8 @@ class CoarseToFineSampler(BaseStrategy):
             # A region whose own trials did not beat what was known when it opened has stalled;
             # after ``restart_after`` stalls in a row, the next region leaves the basin: it is
             # derived from the trials outside the stalled region, in the whole space.
-            before = y[table.number < int(current.details.get("opened_at_trial", 0))]
-            improved = not len(before) or y[mine].min() < before.min()
+            before = rank[table.number < int(current.details.get("opened_at_trial", 0))]
+            improved = not len(before) or rank[mine].min() < before.min()
             stalls = 0 if improved else int(current.details.get("stalls", 0)) + 1
             outside = ~mask
             if self.restart_after and stalls >= self.restart_after and outside.any():
@@ -153,9 +152,9 @@ class CoarseToFineSampler(BaseStrategy):
             # Only the best of the pool define the region: rank them here, in NumPy.
             rows = np.flatnonzero(mask)
             k = max(1, math.ceil(self.top_fraction * len(rows)))
-            top = rows[np.lexsort((table.number[rows], y[rows]))[:k]]
+            top = rows[np.lexsort((table.number[rows], rank[rows]))[:k]]
             top = _defining(top, table.u, table.c)
-            pool = [dataclasses.replace(table.rows[i], value=float(y[i])) for i in top]
+            pool = [dataclasses.replace(table.rows[i], value=float(rank[i])) for i in top]
             current = derive_region(
                 parent,
                 state.space,
@@ -182,7 +181,7 @@ class CoarseToFineSampler(BaseStrategy):
                     "from_region": state.regions[-1].id,
                     "to_region": parent.id,
                     "best_trial": int(table.number[best]),
-                    "best_value": float(y[best]),
+                    "best_value": float(rank[best]),
                 }
         explore = (
             [n for n in numbers if self._explores(state.seed, n)] if current is not whole else []

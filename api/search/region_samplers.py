@@ -11,7 +11,6 @@ import math
 import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from scipy.stats import qmc
@@ -41,13 +40,13 @@ class History:
     y: np.ndarray
     pu: np.ndarray
     pc: np.ndarray
-    model: Any = None
+    model: Model | None = None
 
 
 class BaseRegionSampler(ABC):
     name: str
 
-    def ranking(self, history: History) -> tuple[np.ndarray, Any]:
+    def ranking(self, history: History) -> tuple[np.ndarray, Model | None]:
         """The values by which the strategy ranks the finished points (the best trial, a
         region's top trials), and whatever was fitted to find them (for ``History.model``):
         here the values themselves."""
@@ -226,7 +225,7 @@ class GPRegionSampler(BaseRegionSampler):
         self.max_fantasies = max_fantasies
         self.screen_keep = screen_keep
 
-    def ranking(self, history: History) -> tuple[np.ndarray, Any]:
+    def ranking(self, history: History) -> tuple[np.ndarray, Model | None]:
         """The model's posterior mean, in the values' units, at the points it was fitted on
         (the best half and the most recent rest), the values elsewhere: a lucky draw of a noisy
         objective neither defines a region nor looks like the best trial. The values alone
@@ -270,7 +269,7 @@ class GPRegionSampler(BaseRegionSampler):
     ) -> tuple[np.ndarray, np.ndarray]:
         if len(history.y) < self.n_startup:
             return sobol_points(enc, box, numbers, seed, 0)
-        model = history.model if isinstance(history.model, Model) else self.fit(history)
+        model = history.model or self.fit(history)
         gp, u, c, y = model.gp, model.gp.u, model.gp.c, model.gp.y
         # The incumbent is the best posterior mean among the evaluated points, not the luckiest
         # draw: with a noisy objective, improving on a lucky value is no improvement.
