@@ -28,8 +28,9 @@ Contract (see ``BaseStrategy``). The current region is the newest stored one.
 - **Ranking.** The best trial, a region's top trials and the stall check go by the sampler's
   ranking: with ``gp``, the model's posterior mean at the trials it was fitted on (a model with a
   learned noise term), so a lucky draw of a noisy objective neither defines a region nor makes
-  the search back up; ``details["ranked_by"]`` is then ``posterior_mean`` (``top_values`` and
-  ``threshold`` are the model's means). The model itself learns from the values.
+  the search back up; ``details["ranked_by"]`` is then ``posterior_mean`` (``top_values``,
+  ``threshold`` and ``backed_up.best_value`` are the model's means). The model itself learns
+  from the values.
 - **Inside a region**, points come from ``sampler``: ``gp`` (model-based, the default), ``sobol``
   or ``random``.
 

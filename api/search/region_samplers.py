@@ -227,14 +227,19 @@ class GPRegionSampler(BaseRegionSampler):
 
     def ranking(self, history: History) -> tuple[np.ndarray, Model | None]:
         """The model's posterior mean, in the values' units, at the points it was fitted on
-        (the best half and the most recent rest), the values elsewhere: a lucky draw of a noisy
-        objective neither defines a region nor looks like the best trial. The values alone
-        until ``n_startup`` points."""
+        (the best half and the most recent rest): a lucky draw of a noisy objective neither
+        defines a region nor looks like the best trial. The other points (more than
+        ``max_points``: none of them among the best values) rank after those, in the order of
+        their values. The values alone until ``n_startup`` points."""
         if len(history.y) < max(self.n_startup, 2):
             return history.y, None
         model = self.fit(history)
         out = history.y.copy()
         out[model.rows] = model.mean + model.sd * model.means()
+        rest = np.ones(len(out), dtype=bool)
+        rest[model.rows] = False
+        if rest.any():  # shifted above every modelled mean, their order kept
+            out[rest] += max(0.0, float(out[model.rows].max() - out[rest].min()))
         return out, model
 
     def fit(self, history: History) -> Model:

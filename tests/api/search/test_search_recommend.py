@@ -7,6 +7,7 @@ import numpy as np
 
 from api.search.base import Observation, SearchState, whole_space
 from api.search.coarse_to_fine import CoarseToFineSampler
+from api.search.region_samplers import GPRegionSampler, History
 from caviar.space import FloatParam
 
 SPACE = {"x": FloatParam(type="float", low=0.0, high=1.0)}
@@ -73,3 +74,17 @@ def test_without_a_model_the_region_follows_the_values() -> None:
     assert "ranked_by" not in s.region.details
     lo, hi = s.region.unit_bounds["x"]
     assert lo <= 0.9 <= hi
+
+
+def test_trials_the_model_was_not_fitted_on_rank_after_those_it_was() -> None:
+    rng = np.random.default_rng(5)
+    u = rng.random((400, 2))
+    y = ((u - 0.3) ** 2).sum(1) + 0.5 * rng.normal(size=400)  # heavy noise, 400 > 128 points
+    none = np.zeros((0, 2)), np.zeros((0, 0), dtype=int)
+    sampler = GPRegionSampler()
+    rank, model = sampler.ranking(History(u, np.zeros((400, 0), dtype=int), y, *none))
+    assert model is not None and len(model.rows) == sampler.max_points
+    rest = np.setdiff1d(np.arange(400), model.rows)
+    assert rank[rest].min() >= rank[model.rows].max() - 1e-12
+    assert np.array_equal(np.argsort(rank[rest], kind="stable"), np.argsort(y[rest], kind="stable"))
+    assert int(np.argmin(rank)) in set(model.rows.tolist())
