@@ -30,7 +30,7 @@ A new route passes exactly the statuses it can answer; the fuzz test
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -50,7 +50,7 @@ class TooLargeDetail(BaseModel):
     """A 413: the body is over its size limit."""
 
     detail: str
-    field: str = "body"
+    field: Literal["body"]
 
 
 class ConflictDetail(BaseModel):

@@ -64,20 +64,8 @@ def run_trial(
             # Claimed by another worker (a duplicate message), or this attempt is stale.
             log.info("trial %s attempt %s not started: %s", trial_id, attempt, exc)
             return "skipped"
-        except CaviarError as exc:
-            if exc.status in (401, 403):
-                log.error(
-                    "trial %s: the api refused this worker (%s); CAVIAR_TOKEN must hold a worker "
-                    "token (caviar token create --role worker). The trial stays queued.",
-                    trial_id,
-                    exc,
-                )
-                return "refused"
-            log.warning("trial %s not started (%s); it stays queued", trial_id, exc)
-            return "abandoned"
-        except httpx.TransportError as exc:
-            log.warning("trial %s: the api stayed away (%s); it stays queued", trial_id, exc)
-            return "abandoned"
+        except (httpx.TransportError, CaviarError) as exc:
+            return _gave_up(trial_id, exc, "it stays queued")
         try:
             with Heartbeat(beat_client, trial_id, attempt, heartbeat_every):
                 return _run(client, trial_id, attempt, params, objective, seed)
@@ -105,14 +93,32 @@ def _run(
     except Pruned as p:
         return _tell(client, trial_id, attempt, "pruned", p.value, None)
     except (httpx.TransportError, CaviarError) as exc:
-        log.warning("trial %s: the api stayed away (%s); the reaper requeues it", trial_id, exc)
-        return "abandoned"
+        return _gave_up(trial_id, exc, "the reaper requeues it")
     except SoftTimeLimitExceeded:
         return _tell(client, trial_id, attempt, "failed", None, "time limit exceeded")
     except Exception as exc:  # the objective failed: the trial fails, no retry
         error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
         return _tell(client, trial_id, attempt, "failed", None, error)
     return _tell(client, trial_id, attempt, "completed", value, None)
+
+
+def _gave_up(trial_id: int, exc: httpx.TransportError | CaviarError, then: str) -> str:
+    """Log why this worker stopped talking to the api about a trial, and what happens to the
+    trial (``then``): a refused token is an error that says how to mend it."""
+    if isinstance(exc, CaviarError) and exc.status in (401, 403):
+        log.error(
+            "trial %s: the api refused this worker (%s); CAVIAR_TOKEN must hold a worker token "
+            "(caviar token create --role worker); %s",
+            trial_id,
+            exc,
+            then,
+        )
+        return "refused"
+    if isinstance(exc, CaviarError) and exc.status < 500:
+        log.warning("trial %s: the api answered %s; %s", trial_id, exc, then)
+    else:
+        log.warning("trial %s: the api stayed away (%s); %s", trial_id, exc, then)
+    return "abandoned"
 
 
 def _tell(

@@ -268,4 +268,6 @@ def poll(session: Session, trial_id: int, attempt: int, applied: Sequence[Applie
     commands: list[CommandPublic] = []
     if fence.fenced(session, trial_id, attempt):
         commands = deliver(session, trial_id, applied)
+    else:  # the answer says where the trial is now (a requeue may have just won)
+        session.refresh(trial)
     return PollAnswer(state=trial.state, attempt=trial.attempt, commands=commands)  # type: ignore[arg-type]

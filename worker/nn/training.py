@@ -261,6 +261,8 @@ class Trainer:
         self.batches_done = state.batches_done
         self.position = state.position
         self.epoch_batches = state.epoch_batches
+        if not state.epoch_batches and state.position:  # a checkpoint from before the count
+            self.epoch_batches = -(-state.position // self.config.batch_size)
         self._order = None if state.order is None else state.order.copy()
         self._epoch_total = state.epoch_total
 

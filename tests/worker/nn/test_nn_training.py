@@ -146,3 +146,23 @@ def test_the_mini_batch_count_survives_a_checkpoint() -> None:
     restored = Trainer(data, hp, np.random.default_rng(1))
     restored.load_state(checkpoint.loads(checkpoint.dumps(trainer.state())))
     assert restored.epoch_batches == 3 and restored.position == 48
+
+
+def test_a_checkpoint_without_the_count_takes_it_from_the_position() -> None:
+    import dataclasses
+
+    class Stop(Exception):
+        pass
+
+    def on_batch(t: Trainer) -> None:
+        if t.batches_done == 3:
+            raise Stop
+
+    data, hp = load_builtin("blobs"), {"batch_size": 16}
+    trainer = Trainer(data, hp, np.random.default_rng(0), on_batch=on_batch)
+    with pytest.raises(Stop):
+        trainer.train_epoch()
+    older = dataclasses.replace(trainer.state(), epoch_batches=0)  # written before the count
+    restored = Trainer(data, hp, np.random.default_rng(1))
+    restored.load_state(older)
+    assert restored.epoch_batches == 3
