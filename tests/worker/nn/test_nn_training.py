@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from worker.datasets import load_builtin, split_dataset
+from worker.datasets import Dataset, load_builtin, split_dataset
 from worker.nn import TrainingDiverged, fit
 from worker.nn.training import Trainer, batch_bounds
 
@@ -129,20 +129,28 @@ def test_a_divergence_names_its_mini_batch_after_a_batch_size_change() -> None:
     assert trainer.state().epoch_batches == 4
 
 
-def test_the_mini_batch_count_survives_a_checkpoint() -> None:
-    from worker.nn import checkpoint
+class Stop(Exception):
+    pass
 
-    class Stop(Exception):
-        pass
+
+def stopped_mid_epoch(data: Dataset, hp: dict[str, object], batches: int) -> Trainer:
+    """A trainer stopped before the mini-batch after ``batches`` of its first epoch."""
 
     def on_batch(t: Trainer) -> None:
-        if t.batches_done == 3:
+        if t.batches_done == batches:
             raise Stop
 
-    data, hp = load_builtin("blobs"), {"batch_size": 16}
     trainer = Trainer(data, hp, np.random.default_rng(0), on_batch=on_batch)
     with pytest.raises(Stop):
         trainer.train_epoch()
+    return trainer
+
+
+def test_the_mini_batch_count_survives_a_checkpoint() -> None:
+    from worker.nn import checkpoint
+
+    data, hp = load_builtin("blobs"), {"batch_size": 16}
+    trainer = stopped_mid_epoch(data, hp, 3)
     restored = Trainer(data, hp, np.random.default_rng(1))
     restored.load_state(checkpoint.loads(checkpoint.dumps(trainer.state())))
     assert restored.epoch_batches == 3 and restored.position == 48
@@ -151,18 +159,8 @@ def test_the_mini_batch_count_survives_a_checkpoint() -> None:
 def test_a_checkpoint_without_the_count_takes_it_from_the_position() -> None:
     import dataclasses
 
-    class Stop(Exception):
-        pass
-
-    def on_batch(t: Trainer) -> None:
-        if t.batches_done == 3:
-            raise Stop
-
     data, hp = load_builtin("blobs"), {"batch_size": 16}
-    trainer = Trainer(data, hp, np.random.default_rng(0), on_batch=on_batch)
-    with pytest.raises(Stop):
-        trainer.train_epoch()
-    older = dataclasses.replace(trainer.state(), epoch_batches=0)  # written before the count
+    older = dataclasses.replace(stopped_mid_epoch(data, hp, 3).state(), epoch_batches=0)
     restored = Trainer(data, hp, np.random.default_rng(1))
-    restored.load_state(older)
+    restored.load_state(older)  # a state written before the count
     assert restored.epoch_batches == 3
