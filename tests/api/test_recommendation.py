@@ -1,0 +1,82 @@
+"""A study's recommendation is kept between reads and made again once a trial finished."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert, select
+
+from api.db.migrate import upgrade
+from api.db.models import Region, Study, Trial
+from api.db.session import Database
+from api.search.base import Recommendation, SearchState
+from api.search.coarse_to_fine import CoarseToFineSampler
+from api.services import studies as study_service
+from api.services.recommendation import recommendation
+from caviar.schemas import StudyCreate
+from tests.services import backend
+
+CONFIG = {
+    "name": "kept",
+    "objective": {"kind": "external"},
+    "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
+    "strategy": {"name": "coarse_to_fine"},
+    "max_trials": 100,
+}
+
+
+def finish(db: Database, sid: int, numbers: range) -> None:
+    """Completed trials with value (x − 0.3)², x = number / 40."""
+    with db.session() as s:
+        region = s.scalar(select(Region.id).where(Region.study_id == sid))
+        rows = [
+            {
+                "study_id": sid,
+                "number": n,
+                "params": {"x": n / 40},
+                "state": "completed",
+                "attempt": 1,
+                "value": (n / 40 - 0.3) ** 2,
+                "stage": 0,
+                "region_id": region,
+                "dispatch_count": 0,
+            }
+            for n in numbers
+        ]
+        s.execute(insert(Trial), rows)
+        study = s.get_one(Study, sid)
+        study.trial_count = max(numbers) + 1
+        s.commit()
+
+
+def test_the_recommendation_is_kept_until_a_trial_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    recommend = CoarseToFineSampler.recommend
+
+    def counted(self: CoarseToFineSampler, state: SearchState) -> Recommendation | None:
+        calls.append(1)
+        return recommend(self, state)
+
+    monkeypatch.setattr(CoarseToFineSampler, "recommend", counted)
+    with backend("sqlite", tmp_path) as be:
+        upgrade(be.database_url)
+        db = Database(be.database_url)
+        try:
+            with db.session() as s:
+                study, _ = study_service.create(s, StudyCreate.model_validate(CONFIG))
+                s.commit()
+                sid = study.id
+            finish(db, sid, range(0, 20))
+            with db.read_session() as s:
+                first = recommendation(s, s.get_one(Study, sid))
+                assert recommendation(s, s.get_one(Study, sid)) == first
+            assert first is not None and first.number == 12 and len(calls) == 1
+            finish(db, sid, range(20, 30))
+            with db.read_session() as s:
+                assert recommendation(s, s.get_one(Study, sid)) is not None
+            assert len(calls) == 2
+        finally:
+            db.dispose()
