@@ -97,10 +97,15 @@ def list_reports(trial_id: TrialId, session: ReadSessionDep) -> ReportsPublic:
     responses=responses(400, 404, 409, 422, cross_field="a completed trial needs a value"),
 )
 def tell(
-    trial_id: TrialId, body: TellCreate, session: SessionDep, dispatcher: DispatcherDep
+    trial_id: TrialId,
+    body: TellCreate,
+    reader: ReadSessionDep,
+    session: SessionDep,
+    dispatcher: DispatcherDep,
 ) -> TrialPublic:
     """Completed (with its value), pruned or failed; telling the same outcome again is harmless,
     a different one answers 409. Queues the study's next trials."""
+    trial_service.read_history(reader, trial_id)  # before the write (and the study's lock)
     trial, queued = trial_service.tell(session, trial_id, body)
     command_service.close_pending(session, trial_id, f"the trial finished first ({trial.state})")
     answer = trial_public(trial)

@@ -29,7 +29,9 @@ from caviar.states import IN_FLIGHT
 def lock(session: Session, study_id: int, operation: str = "other") -> Study:
     """Load a study holding its row lock for the rest of the transaction (timed, from here to
     the commit, into ``caviar_study_lock_held_seconds`` under ``operation``)."""
-    study = session.scalars(select(Study).where(Study.id == study_id).with_for_update()).first()
+    query = select(Study).where(Study.id == study_id).with_for_update()
+    # Fresh under the lock, even when the session loaded the study before.
+    study = session.scalars(query.execution_options(populate_existing=True)).first()
     if study is None:
         raise NotFound("study", study_id)
     strategy = study.config.get("strategy", {}).get("name", "") if study.config else ""

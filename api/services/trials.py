@@ -19,10 +19,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 from api.db.clock import db_now
 from api.db.models import Study, Trial, TrialReport
 from api.errors import Conflict, FieldError, NotFound
-from api.search.registry import make_pruner
+from api.search.registry import make_pruner, make_strategy
 from api.services import events as event
 from api.services import fence, retest_rounds
 from api.services.scheduling import Plan, create_trials, lock, plan, search_trials, top_up
+from api.services.search_history import HISTORY
 from api.services.study_config import config_of
 from caviar.schemas import (
     HeartbeatAnswer,
@@ -257,6 +258,19 @@ def curve(session: Session, trial_id: int, after: int = -1) -> list[TrialReport]
         )
     ).all()
     return continued_curve(rows, lambda r: r.attempt, lambda r: r.step)
+
+
+def read_history(session: Session, trial_id: int) -> None:
+    """A worker-run study's tell suggests its next trials under the study's lock: bring the
+    api's kept history of the trial's study up to date first, in a read session (a process's
+    first read of a large study's history takes seconds; under the lock the tell then reads only
+    the newest trials)."""
+    study = session.scalar(select(Study).join(Trial).where(Trial.id == trial_id))
+    if study is None or study.status != "running":
+        return
+    config = config_of(study)
+    if config.objective.kind != "external" and make_strategy(config.strategy).needs_history:
+        HISTORY.read(session, study, config)
 
 
 def tell(session: Session, trial_id: int, body: TellCreate) -> tuple[Trial, list[Trial]]:

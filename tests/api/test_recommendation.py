@@ -1,4 +1,6 @@
-"""A study's recommendation is kept between reads and made again once a trial finished."""
+"""What a study read and a tell keep in the api process: the recommendation, kept between reads
+and made again once a trial finished; a worker-run study's history, read before a tell takes
+the study's lock."""
 
 from __future__ import annotations
 
@@ -13,28 +15,30 @@ from api.db.session import Database
 from api.search.base import Recommendation, SearchState
 from api.search.coarse_to_fine import CoarseToFineSampler
 from api.services import studies as study_service
+from api.services import trials as trial_service
 from api.services.recommendation import recommendation
+from api.services.search_history import SearchHistory
 from caviar.schemas import StudyCreate
 from tests.services import backend
 
 CONFIG = {
     "name": "kept",
     "objective": {"kind": "external"},
-    "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
+    "space": {"w": {"type": "float", "low": 0.0, "high": 1.0}},
     "strategy": {"name": "coarse_to_fine"},
     "max_trials": 100,
 }
 
 
 def finish(db: Database, sid: int, numbers: range) -> None:
-    """Completed trials with value (x − 0.3)², x = number / 40."""
+    """Completed trials with value (w − 0.3)², w = number / 40."""
     with db.session() as s:
         region = s.scalar(select(Region.id).where(Region.study_id == sid))
         rows = [
             {
                 "study_id": sid,
                 "number": n,
-                "params": {"x": n / 40},
+                "params": {"w": n / 40},
                 "state": "completed",
                 "attempt": 1,
                 "value": (n / 40 - 0.3) ** 2,
@@ -78,5 +82,35 @@ def test_the_recommendation_is_kept_until_a_trial_finishes(
             with db.read_session() as s:
                 assert recommendation(s, s.get_one(Study, sid)) is not None
             assert len(calls) == 2
+        finally:
+            db.dispose()
+
+
+@pytest.mark.parametrize("kind", ["function", "external"])
+def test_a_tell_brings_a_worker_run_studys_history_up_to_date_before_its_lock(
+    tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history = SearchHistory()  # this process's kept histories, fresh
+    monkeypatch.setattr(trial_service, "HISTORY", history)
+    objective = {"kind": "function", "name": "quadratic"} if kind == "function" else {"kind": kind}
+    with backend("sqlite", tmp_path) as be:
+        upgrade(be.database_url)
+        db = Database(be.database_url)
+        try:
+            with db.session() as s:
+                config = StudyCreate.model_validate({**CONFIG, "objective": objective})
+                study, _ = study_service.create(s, config)
+                s.commit()
+                sid = study.id
+            finish(db, sid, range(100, 130))
+            with db.read_session() as s:
+                trial_id = s.scalar(select(Trial.id).where(Trial.study_id == sid).limit(1))
+                assert trial_id is not None
+                trial_service.read_history(s, trial_id)
+            kept = history._entries.get(sid)
+            if kind == "external":  # its clients ask: a tell suggests nothing
+                assert kept is None
+            else:
+                assert kept is not None and kept.table.n == 30
         finally:
             db.dispose()
