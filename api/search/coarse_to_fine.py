@@ -171,7 +171,7 @@ class CoarseToFineSampler(BaseStrategy):
             current.details["sampler"] = self.sampler.name
             if step is not None:
                 current.details["rank_step"] = step
-            if model is not None:  # top_values and threshold are the model's means
+            if model is not None:  # the values in these details are the model's means
                 current.details["ranked_by"] = "posterior_mean"
             if self.restart_after:
                 current.details["stalls"] = stalls

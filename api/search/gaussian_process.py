@@ -342,7 +342,7 @@ class FantasyPosterior:
         self._s: list[float] = []  # sqrt(var_{i−1}(x_i) + noise)
 
     def prepare(self, u: np.ndarray, c: np.ndarray, single: bool = False) -> PointSet:
-        """The points (u, c), ready for ``std``. ``single``: computed in single precision, about
+        """The points (u, c), ready for ``std``. ``single``: computed in single precision,
         several times faster, and accurate to about 1e-3 of the signal (to a few hundredths when
         the kernel matrix is nearly singular): enough to rank many candidates before the best of
         them are prepared exactly."""
