@@ -1,26 +1,38 @@
 """The ranking of a study's search results, defined once: best and re-test champions, warm
-starts."""
+starts; and which trials a person steered."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, exists, select
 
-from api.db.models import Study, Trial
+from api.db.models import Study, Trial, TrialCommand
 
 
-def best_first(study: Study, *columns: Any) -> Select[Any]:
-    """``columns`` of the study's completed search trials (re-test rounds left out) that have a
-    value, best first in the study's direction, ties broken by trial number."""
-    order = Trial.value.desc() if study.direction == "maximize" else Trial.value.asc()
-    return (
-        select(*columns)
-        .where(
-            Trial.study_id == study.id,
-            Trial.state == "completed",
-            Trial.value.is_not(None),
-            Trial.retest_round_id.is_(None),
-        )
-        .order_by(order, Trial.number)
+def steered() -> ColumnElement[bool]:
+    """A trial a person steered: a fork, or a trial that applied a ``set`` command. Its value
+    is not what its params give when trained from scratch, so nothing that learns from params
+    or runs them again takes it: the strategy's history, re-test champions, warm starts."""
+    applied_set = exists().where(
+        TrialCommand.trial_id == Trial.id,
+        TrialCommand.state == "applied",
+        TrialCommand.action == "set",
     )
+    return Trial.parent_id.is_not(None) | applied_set
+
+
+def best_first(study: Study, *columns: Any, reproducible: bool = False) -> Select[Any]:
+    """``columns`` of the study's completed search trials (re-test rounds left out) that have a
+    value, best first in the study's direction, ties broken by trial number. ``reproducible``:
+    steered trials left out too (see ``steered``)."""
+    order = Trial.value.desc() if study.direction == "maximize" else Trial.value.asc()
+    query = select(*columns).where(
+        Trial.study_id == study.id,
+        Trial.state == "completed",
+        Trial.value.is_not(None),
+        Trial.retest_round_id.is_(None),
+    )
+    if reproducible:
+        query = query.where(~steered())
+    return query.order_by(order, Trial.number)

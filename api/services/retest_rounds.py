@@ -69,7 +69,8 @@ def _ranked(
     session: Session, study: Study, top_k: int
 ) -> tuple[list[dict[str, Any]], float | None]:
     """The champion then the next best distinct configurations; the champion's recorded value."""
-    rows = session.execute(best_first(study, Trial.params, Trial.value).limit(top_k * 20)).all()
+    query = best_first(study, Trial.params, Trial.value, reproducible=True)
+    rows = session.execute(query.limit(top_k * 20)).all()
     previous = latest_verdict(session, study.id)
     configs: list[dict[str, Any]] = []
     baseline: float | None = None

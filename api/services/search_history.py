@@ -1,7 +1,7 @@
 """The finished trials a study's strategy learns from, kept between requests.
 
-Each api process keeps, per study, the finished trials that have a value as a ``GrowingTable``
-(after a warm start's earlier results, read once),
+Each api process keeps, per study, the finished trials that have a value and that no person
+steered (``learned``) as a ``GrowingTable`` (after a warm start's earlier results, read once),
 and the values at the steps a strategy asked for. A request reads only what it lacks (and, in
 the same query, the trials in flight):
 
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ScalarSelect, case, func, null, select, type_coerce
+from sqlalchemy import ColumnElement, ScalarSelect, case, func, null, select, type_coerce
 from sqlalchemy.orm import Session
 
 from api.db.models import Study, Trial, TrialReport
@@ -36,6 +36,7 @@ from api.search.encoding import SpaceEncoding
 from api.search.table import GrowingTable, ObservationTable
 from api.search.transforms import to_unit
 from api.services import warm_start
+from api.services.ranking import steered
 from caviar.schemas import StudyCreate
 from caviar.states import IN_FLIGHT, UNFINISHED
 
@@ -77,7 +78,8 @@ class SearchHistory:
         self._lock = threading.Lock()
 
     def table(self, session: Session, study: Study, config: StudyCreate) -> ObservationTable:
-        """Every finished trial of ``study`` that has a value, as the database shows it now."""
+        """Every trial of ``study`` a strategy learns from (``learned``), as the database shows
+        it now."""
         return self.read(session, study, config)[0]
 
     def read(
@@ -144,7 +146,7 @@ class SearchHistory:
         # ones when the range was short at the previous read (the usual case): then the new
         # ones need no second query.
         flying = Trial.state.in_(IN_FLIGHT)
-        scored = Trial.state.in_(SCORED) & Trial.value.is_not(None)
+        scored = learned()
         whole = 0 <= entry.span <= _SHORT_SPAN  # a first read loads in bulk (``_load``)
         shown = (flying | scored) if whole else flying
         above = session.execute(
@@ -158,13 +160,12 @@ class SearchHistory:
                 Trial.stage,
                 Trial.retest_round_id.is_(None),
                 case((scored, _last_step())) if whole else null(),
+                scored.label("learned"),
             ).where(Trial.study_id == study.id, Trial.number >= entry.low)
         ).all()
         entry.span = len(above)
         low = min((r.number for r in above if r.state in UNFINISHED), default=None)
-        new = [
-            r for r in above if r.state in SCORED and r.value is not None and r.id not in entry.ids
-        ]
+        new = [r for r in above if r.learned and r.id not in entry.ids]
         # Trials below ``low`` are finished now and were read above (or held before).
         entry.low = max(entry.low, study.trial_count if low is None else low)
         in_flight = sorted(
@@ -189,6 +190,12 @@ class SearchHistory:
                 # out of the collector's reach (with whatever else is alive now, once per read).
                 gc.freeze()
         return in_flight
+
+
+def learned() -> ColumnElement[bool]:
+    """The trials a strategy learns from: finished with a value (completed or pruned), and not
+    steered by a person (see ``ranking.steered``)."""
+    return Trial.state.in_(SCORED) & Trial.value.is_not(None) & ~steered()
 
 
 def _last_step() -> ScalarSelect[Any]:
@@ -256,9 +263,7 @@ def _load(
         rows = [
             (*row, steps.get(row[0]))
             for row in session.execute(
-                select(*columns).where(
-                    Trial.study_id == study.id, Trial.state.in_(SCORED), Trial.value.is_not(None)
-                )
+                select(*columns).where(Trial.study_id == study.id, learned())
             )
             if row[0] in wanted
         ]

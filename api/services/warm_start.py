@@ -64,7 +64,8 @@ def _earlier(session: Session, config: StudyCreate) -> Study:
 
 
 def _completed(session: Session, earlier: Study, limit: int) -> list[tuple[dict[str, Any], float]]:
-    rows = session.execute(best_first(earlier, Trial.params, Trial.value).limit(limit)).all()
+    query = best_first(earlier, Trial.params, Trial.value, reproducible=True)
+    rows = session.execute(query.limit(limit)).all()
     return [(p, v) for p, v in rows]
 
 

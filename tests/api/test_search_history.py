@@ -121,3 +121,40 @@ def test_two_replicas_ask_and_tell_one_coarse_to_fine_study(be: Backend, api_url
             assert t.state == "completed" and t.region_id in regions
             b = regions[t.region_id].bounds["x"]
             assert b["low"] <= t.params["x"] <= b["high"]
+
+
+def test_steered_trials_are_left_out_of_what_the_strategy_learns(be: Backend, api_url: str) -> None:
+    """A fork and a trial that applied a ``set`` are a person's experiments: their values are
+    not what their params give from scratch. The strategy's history, its recommendation and a
+    re-test's champion leave them out; the study's best value still shows them."""
+    db = Database(be.database_url)
+    with Client(api_url) as c:
+        sid = c2f_study(c, 4)
+        plain, steered, other, parent = c.ask(sid, 4)
+        command = c.command(steered.id, "set", {"learning_rate": 0.01})
+        c.report(steered.id, 1, 1, 0.5, applied=[{"id": command.id, "step": 1}])
+        c.report(parent.id, 1, 1, 0.1)
+        c.put_checkpoint(parent.id, 1, 1, b"state")
+        fork = c.fork(parent.id, {"learning_rate": 0.02})
+        values = {plain.id: 0.3, steered.id: 0.9, other.id: 0.2, parent.id: 0.1}
+        for t in (plain, steered, other, parent):
+            c.tell(t.id, 1, "completed", values[t.id])
+        [handed] = c.ask(sid, 1)  # the fork is handed out like any queued trial
+        assert handed.id == fork.id
+        c.tell(fork.id, handed.attempt, "completed", 0.95)
+
+        with db.read_session() as s:
+            study = s.get(Study, sid)
+            assert study is not None
+            table = SearchHistory().table(s, study, config_of(study))
+        assert sorted(table.number.tolist()) == sorted(t.number for t in (plain, other, parent))
+        answer = c.study(sid)
+        assert answer.best is not None and answer.best.trial_id == fork.id  # the best observed
+        assert answer.recommended is not None and answer.recommended.trial_id == plain.id
+        champion = c.start_retest(sid).results[0]
+        assert champion.origin == "champion" and champion.params == plain.params
+        # A warm start runs the earlier study's best configurations again: the unsteered ones.
+        config = c.study(sid).config.model_dump(mode="json", exclude_none=True)
+        warm = c.create_study({**config, "warm_start": {"study_id": sid, "top_k": 5}})
+        first = c.trials(warm.id).data
+        assert [t.params for t in first] == [t.params for t in (plain, other, parent)]
