@@ -164,6 +164,11 @@ class TrialPublic(BaseModel):
     finished_at: datetime | None = None
     parent_id: int | None = None
     forked_at_step: int | None = None
+    steered: bool = Field(
+        default=False,
+        description="a person steered it (a fork, or it applied a set): its value is not what "
+        "its params give from scratch, so the search, re-tests and warm starts leave it out",
+    )
 
 
 class TrialsPublic(BaseModel):

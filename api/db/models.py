@@ -106,6 +106,9 @@ class Trial(TimestampMixin, Base):
     # A fork's parent trial and the parent's step it continues from.
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("trials.id"), nullable=True)
     forked_at_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # A person steered it (a fork, or it applied a ``set``): its value is not what its params
+    # give from scratch (see ``api.services.ranking.steered``). Never cleared.
+    steered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (
         UniqueConstraint("study_id", "number"),

@@ -63,7 +63,8 @@ class PendingTrial:
 
 @dataclass(frozen=True)
 class SearchState:
-    """What a strategy sees. ``observations`` are the finished trials that have a value.
+    """What a strategy sees. ``observations`` are the finished trials that have a value (the
+    service leaves out those a person steered).
     ``pending`` is optional: when the service fills it with the unit
     values of the queued and running trials, model-based strategies steer new suggestions away
     from them (without it, only ``in_flight`` is known)."""

@@ -177,9 +177,11 @@ def pending(session: Session, trial_id: int) -> list[TrialCommand]:
 
 def acknowledge(session: Session, trial_id: int, applied: Sequence[Applied]) -> None:
     """Mark the commands the trainer carried out (or refused) at their steps. Only pending
-    commands of this trial change; an acknowledgement repeated after a lost answer is a no-op."""
+    commands of this trial change; an acknowledgement repeated after a lost answer is a no-op.
+    A ``set`` carried out marks the trial steered, for good."""
+    steered = False
     for ack in applied:
-        session.execute(
+        action = session.scalar(
             update(TrialCommand)
             .where(
                 TrialCommand.id == ack.id,
@@ -192,7 +194,11 @@ def acknowledge(session: Session, trial_id: int, applied: Sequence[Applied]) -> 
                 applied_step=ack.step,
                 reason=ack.error,
             )
+            .returning(TrialCommand.action)
         )
+        steered |= action == "set" and not ack.error
+    if steered:
+        session.execute(update(Trial).where(Trial.id == trial_id).values(steered=True))
 
 
 def deliver(session: Session, trial_id: int, applied: Sequence[Applied]) -> list[CommandPublic]:

@@ -44,6 +44,7 @@ def fork(session: Session, trial_id: int, body: ForkCreate) -> Trial:
             dispatched_at=db_now(),
             parent_id=parent.id,
             forked_at_step=checkpoint.step,
+            steered=True,
         )
         .returning(Trial)
     ).one()

@@ -25,6 +25,7 @@ def trial_public(t: Trial) -> TrialPublic:
         finished_at=t.finished_at,
         parent_id=t.parent_id,
         forked_at_step=t.forked_at_step,
+        steered=t.steered,
     )
 
 

@@ -5,21 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, select
+from sqlalchemy import ColumnElement, Select, select
 
-from api.db.models import Study, Trial, TrialCommand
+from api.db.models import Study, Trial
 
 
 def steered() -> ColumnElement[bool]:
-    """A trial a person steered: a fork, or a trial that applied a ``set`` command. Its value
-    is not what its params give when trained from scratch, so nothing that learns from params
-    or runs them again takes it: the strategy's history, re-test champions, warm starts."""
-    applied_set = exists().where(
-        TrialCommand.trial_id == Trial.id,
-        TrialCommand.state == "applied",
-        TrialCommand.action == "set",
-    )
-    return Trial.parent_id.is_not(None) | applied_set
+    """A trial a person steered: a fork, or a trial that applied a ``set`` command (the flag is
+    set then and never cleared). Its value is not what its params give when trained from
+    scratch, so what learns from params or runs them again leaves it out: the strategy's
+    history, the pruner's peers, re-test champions and verdicts, warm starts."""
+    return Trial.steered
 
 
 def best_first(study: Study, *columns: Any, reproducible: bool = False) -> Select[Any]:

@@ -119,7 +119,10 @@ def start(
     retest = config.retest or RetestConfig()
     configs, baseline = _ranked(session, study, retest.top_k)
     if not configs:
-        raise Conflict(f"study {study_id} has no completed trial to re-test", field="retests")
+        raise Conflict(
+            f"study {study_id} has no completed trial that no person steered to re-test",
+            field="retests",
+        )
     number = (
         session.scalar(select(func.max(RetestRound.number)).where(RetestRound.study_id == study_id))
         or 0
@@ -208,7 +211,9 @@ def close(session: Session, round_id: int) -> bool:
         values = [
             trials[i].value
             for i in r.trial_ids
-            if trials[i].state == "completed" and trials[i].value is not None
+            if trials[i].state == "completed"
+            and trials[i].value is not None
+            and not trials[i].steered  # a person's experiment is no repeat of the params
         ]
         r.mean, r.se, r.n = summarize([v for v in values if v is not None])
         results.append(r)
@@ -217,7 +222,13 @@ def close(session: Session, round_id: int) -> bool:
     if judgement.winner is not None:
         won = results[judgement.winner]
         sign = -1.0 if study.direction == "maximize" else 1.0
-        done = [trials[i] for i in won.trial_ids if trials[i].state == "completed"]
+        done = [
+            trials[i]
+            for i in won.trial_ids
+            if trials[i].state == "completed"
+            and trials[i].value is not None
+            and not trials[i].steered
+        ]
         pick = min(done, key=lambda t: (sign * (t.value or 0.0), t.number))
         champion = {**won.model_dump(), "trial_id": pick.id, "trial_number": pick.number}
     won_update = session.execute(

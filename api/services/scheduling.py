@@ -67,7 +67,8 @@ def paused_count(session: Session, study_id: int) -> int:
 
 def observations(session: Session, study: Study, config: StudyCreate) -> list[Observation]:
     """What the strategy learns from: a warm start's earlier results (numbered -1, -2, …), then
-    the study's finished trials that have a value, by number (see ``search_history``)."""
+    the study's finished trials that have a value and that no person steered, by number (see
+    ``search_history``)."""
     return list(HISTORY.table(session, study, config).rows)
 
 

@@ -22,6 +22,7 @@ from api.errors import Conflict, FieldError, NotFound
 from api.search.registry import make_pruner, make_strategy
 from api.services import events as event
 from api.services import fence, retest_rounds
+from api.services.ranking import steered
 from api.services.scheduling import Plan, create_trials, lock, plan, search_trials, top_up
 from api.services.search_history import HISTORY
 from api.services.study_config import config_of
@@ -201,6 +202,7 @@ def report(session: Session, trial_id: int, body: ReportCreate) -> ReportAnswer:
                 TrialReport.study_id == trial.study_id,
                 TrialReport.step == step,
                 TrialReport.trial_id != trial_id,
+                ~exists().where(Trial.id == TrialReport.trial_id, steered()),
                 ~exists().where(
                     newer.trial_id == TrialReport.trial_id,
                     newer.step == TrialReport.step,

@@ -71,3 +71,51 @@ def test_stored_configs_are_brought_within_the_limits(tmp_path: Path) -> None:
             assert loaded.heartbeat_grace == study.heartbeat_grace == MAX_HEARTBEAT_GRACE
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_steered_trials_are_marked_when_the_flag_arrives(tmp_path: Path, backend: str) -> None:
+    """Revision 0010 marks the forks and the trials that applied a ``set``, no others."""
+    if backend == "sqlite":
+        _steered_backfill(f"sqlite:///{tmp_path / 'old.db'}")
+    else:
+        with postgres_database() as url:
+            _steered_backfill(url)
+
+
+def _steered_backfill(url: str) -> None:
+    command.upgrade(alembic_config(url), "0006")
+    engine = create_engine(url)
+    trial = (
+        "INSERT INTO trials (id, study_id, number, params, state, attempt, stage, dispatch_count, "
+        "parent_id) VALUES (:id, 1, :id, '{}', 'completed', 1, 0, 0, :parent)"
+    )
+    order = (
+        "INSERT INTO trial_commands (trial_id, action, params, state, created_at) "
+        "VALUES (:trial, :action, '{}', :state, CURRENT_TIMESTAMP)"
+    )
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO studies (id, name, config, direction, status, seed, "
+                    "trial_count, heartbeat_grace) VALUES (1, 'old', '{}', 'minimize', "
+                    "'completed', 1, 5, 60)"
+                )
+            )
+            for tid, parent in ((1, None), (2, 1), (3, None), (4, None), (5, None)):
+                conn.execute(text(trial), {"id": tid, "parent": parent})
+            for tid, action, state in (
+                (3, "set", "applied"),
+                (4, "set", "rejected"),
+                (5, "pause", "applied"),
+            ):
+                conn.execute(text(order), {"trial": tid, "action": action, "state": state})
+        upgrade(url)
+        with Session(engine) as session:
+            flags = dict(session.execute(select(models.Trial.id, models.Trial.steered)).all())
+        assert flags == {1: False, 2: True, 3: True, 4: False, 5: False}
+    finally:
+        engine.dispose()

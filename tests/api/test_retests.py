@@ -165,3 +165,22 @@ def test_pruning_spares_the_top_k_of_a_round(client: Client) -> None:
         [trial_id] = r.trial_ids
         answer = client.report(trial_id, by_id[trial_id].attempt, 0, 9.0)  # far worse than all
         assert answer.prune == (r.origin == "explore"), r.origin
+
+
+def test_a_steered_round_trial_is_left_out_of_the_verdict(client: Client) -> None:
+    """A person changed one of the champion's repeats mid-run: its value (far worse) is no
+    repeat of the champion's params, so the verdict averages the other two."""
+    s = client.create_study(external(max_trials=6, retest={"top_k": 1, "repeats": 3, "explore": 0}))
+    run_out(client, s.id, lambda x: (x - 0.3) ** 2)
+    rnd = client.start_retest(s.id)
+    first, *rest = client.ask(s.id, count=3)
+    command = client.command(first.id, "set", {"learning_rate": 0.5})
+    client.report(first.id, first.attempt, 1, 9.0, applied=[{"id": command.id, "step": 1}])
+    client.tell(first.id, first.attempt, "completed", 9.0)
+    for t in rest:
+        client.tell(t.id, t.attempt, "completed", (t.params["x"] - 0.3) ** 2)
+    done = _finished_round(client, s.id, rnd.number)
+    champion = done.results[0]
+    assert champion.origin == "champion" and champion.n == 2
+    assert champion.mean == pytest.approx((rest[0].params["x"] - 0.3) ** 2)
+    assert done.verdict == "fresh", done.reason

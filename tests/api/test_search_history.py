@@ -148,6 +148,14 @@ def test_steered_trials_are_left_out_of_what_the_strategy_learns(be: Backend, ap
             assert study is not None
             table = SearchHistory().table(s, study, config_of(study))
         assert sorted(table.number.tolist()) == sorted(t.number for t in (plain, other, parent))
+        shown = {t.id: t.steered for t in c.trials(sid).data}
+        assert shown == {
+            plain.id: False,
+            steered.id: True,
+            other.id: False,
+            parent.id: False,
+            fork.id: True,
+        }
         answer = c.study(sid)
         assert answer.best is not None and answer.best.trial_id == fork.id  # the best observed
         assert answer.recommended is not None and answer.recommended.trial_id == plain.id

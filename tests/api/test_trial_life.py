@@ -251,3 +251,22 @@ def test_pruner_last_step_is_the_trials_effective_epochs(api_url: str) -> None:
             c.report(good.id, 1, step, 1.0)
         assert c.report(bad.id, 1, 3, 5.0).prune is False  # the result, not a reason to stop
         assert c.report(bad.id, 1, 2, 5.0).prune is True  # the pruner is on
+
+
+def test_pruner_peers_leave_out_steered_trials(client: Client) -> None:
+    """A's learning rate was changed by a person: its 0 at step 1 is no peer of B's 50. C's
+    60 is compared with B's 50 alone."""
+    sid = external(
+        client,
+        max_trials=3,
+        pruner={"name": "median", "warmup_steps": 0, "min_trials": 1},
+    )
+    a, b, c = client.ask(sid, 3)
+    command = client.command(a.id, "set", {"learning_rate": 0.01})
+    client.report(a.id, 1, 1, 0.0, applied=[{"id": command.id, "step": 1}])
+    assert client.trial(a.id).steered
+    answer = client.report(b.id, 1, 1, 50.0)
+    assert answer.prune is False  # no peer at all: A does not count
+    answer = client.report(c.id, 1, 1, 60.0)
+    assert answer.prune is True and answer.reason is not None
+    assert answer.reason["peers"] == 1 and answer.reason["threshold"] == 50.0

@@ -84,6 +84,8 @@ def test_steer_a_training_trial_from_its_page(page: Page, live: Live) -> None:
     page.get_by_test_id("trial-stop").click()
     expect(page.get_by_test_id("trial-state")).to_have_text("completed")
     expect(page.get_by_test_id("command-row")).to_have_count(4)
+    # The set made it a person's experiment, which the page says.
+    expect(page.get_by_test_id("trial-steered")).to_contain_text("does not learn from it")
 
 
 def test_ten_thousand_reports_draw_downsampled(page: Page, live: Live) -> None:

@@ -21,6 +21,9 @@ export function facts(t, lastStep) {
       h("span", {}, h("a", { href: `#/trials/${t.parent_id}`, "data-testid": "trial-parent" }, `trial ${t.parent_id}`), ` at step ${t.forked_at_step}`),
     ]);
   }
+  if (t.steered) {
+    rows.push(["steered", h("span", { "data-testid": "trial-steered" }, "by a person: the search does not learn from it")]);
+  }
   if (t.prune_reason) rows.push(["pruned", pruneText(t.prune_reason)]);
   if (t.error) rows.push(["error", h("span", { class: "error" }, t.error)]);
   return h("dl", { class: "facts trial" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
