@@ -124,14 +124,7 @@ def _resume(session: Session, trial: Trial, command: TrialCommand) -> list[Trial
     won = session.execute(
         update(Trial)
         .where(Trial.id == trial.id, Trial.state == "paused", Trial.attempt == trial.attempt)
-        .values(
-            state="queued",
-            attempt=trial.attempt + 1,
-            started_at=None,
-            heartbeat_at=None,
-            dispatched_at=db_now(),
-            dispatch_count=0,
-        )
+        .values(**fence.next_attempt(trial.attempt))
     ).rowcount
     if not won:
         raise Conflict(f"trial {trial.id} is {trial.state}, not paused", field="state")

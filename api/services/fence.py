@@ -27,6 +27,21 @@ def fenced(session: Session, trial_id: int, attempt: int, **values: object) -> b
     )
 
 
+def next_attempt(attempt: int) -> dict[str, object]:
+    """The columns of a trial sent back to the queue after ``attempt`` (a resume, a requeue):
+    the next attempt, which fences the earlier one off, no worker or heartbeat yet, dispatched
+    now."""
+    return {
+        "state": "queued",
+        "attempt": attempt + 1,
+        "heartbeat_at": None,
+        "started_at": None,
+        "worker": None,
+        "dispatched_at": db_now(),
+        "dispatch_count": 0,
+    }
+
+
 def check_attempt(trial: Trial, attempt: int) -> None:
     """409 naming ``attempt`` when it is not the trial's current attempt."""
     if attempt != trial.attempt:

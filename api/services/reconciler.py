@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select, update
 from api.db.clock import db_now, seconds_since
 from api.db.models import Study, Trial, TrialEvent
 from api.db.session import Database
-from api.services import events
+from api.services import events, fence
 from api.services.commands import close_pending, reopen_unsaved
 from api.services.dispatch import Dispatcher
 from api.services.scheduling import lock, top_up
@@ -71,15 +71,7 @@ def reap_silent(db: Database, dispatcher: Dispatcher) -> Pass:
             values: dict[str, object] = (
                 {"state": "failed", "finished_at": db_now(), "error": reason}
                 if exhausted
-                else {
-                    "state": "queued",
-                    "attempt": attempt + 1,
-                    "heartbeat_at": None,
-                    "started_at": None,
-                    "worker": None,
-                    "dispatched_at": db_now(),
-                    "dispatch_count": 0,
-                }
+                else fence.next_attempt(attempt)
             )
             won = s.execute(
                 update(Trial)
