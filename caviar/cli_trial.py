@@ -45,9 +45,10 @@ def parse_assignments(pairs: Sequence[str]) -> dict[str, Any]:
 def _trial_line(t: TrialPublic) -> str:
     lineage = f", forked from trial {t.parent_id} at step {t.forked_at_step}" if t.parent_id else ""
     value = "no value yet" if t.value is None else f"value {t.value:.6g}"
+    steered = ", steered by a person (the search does not learn from it)" if t.steered else ""
     return (
         f"trial {t.id} (#{t.number} of study {t.study_id}): {t.state}, attempt {t.attempt}, "
-        f"{value}{lineage}\n  params {json.dumps(t.params)}"
+        f"{value}{lineage}{steered}\n  params {json.dumps(t.params)}"
     )
 
 

@@ -67,6 +67,10 @@ def test_set_pause_resume_stop_and_show(client: Client, api_url: str) -> None:
     assert caviar(api_url, "resume", str(t.id)).returncode != 0  # running: 409
     shown = caviar(api_url, "show", str(t.id))
     assert shown.returncode == 0 and "plateau" in shown.stdout and "step 1" in shown.stdout
+    assert "steered" not in shown.stdout  # the set waits: nothing was changed yet
+    client.report(t.id, 1, step=2, value=1.5, applied=[{"id": command.id, "step": 2}])
+    shown = caviar(api_url, "show", str(t.id))
+    assert "steered by a person (the search does not learn from it)" in shown.stdout
 
     stopped = caviar(api_url, "stop", str(t.id))
     assert stopped.returncode == 0, stopped.stderr
