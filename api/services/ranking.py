@@ -14,7 +14,8 @@ def steered() -> ColumnElement[bool]:
     """A trial a person steered: a fork, or a trial that applied a ``set`` command (the flag is
     set then and never cleared). Its value is not what its params give when trained from
     scratch, so what learns from params or runs them again leaves it out: the strategy's
-    history, the pruner's peers, re-test champions and verdicts, warm starts."""
+    history, the pruner's peers, re-test champions and verdicts, warm starts, the dashboard's
+    parameter importance."""
     return Trial.steered
 
 

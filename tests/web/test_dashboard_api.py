@@ -208,3 +208,22 @@ def test_curves_show_a_requeued_trials_continued_curve(site: Site) -> None:
     curves = get(site, f"/studies/{s.id}/dashboard")["curves"]
     assert list(zip(curves["step"], curves["value"], strict=True)) == served
     assert served == [(0, 10.0), (1, 5.0), (2, 4.0)]
+
+
+def test_importance_leaves_out_steered_trials(site: Site) -> None:
+    """Unsteered trials' values rise with x; steered ones (a person changed their learning
+    rate) fall with it. Counted together, x would look unimportant."""
+    c = Client(site.url)
+    unit = {"type": "float", "low": 0.0, "high": 1.0}
+    space = {"x": unit, "y": unit}
+    sid = c.create_study(
+        {"name": "steered", "objective": {"kind": "external"}, "space": space, "max_trials": 40}
+    ).id
+    for i, t in enumerate(c.ask(sid, 40)):
+        x = t.params["x"]
+        if i % 2:
+            command = c.command(t.id, "set", {"learning_rate": 0.01})
+            c.report(t.id, 1, 1, 1.0 - x, applied=[{"id": command.id, "step": 1}])
+        c.tell(t.id, 1, "completed", 1.0 - x if i % 2 else x)
+    snap = get(site, f"/studies/{sid}/dashboard")
+    assert snap["importance"]["x"] > 0.8 > snap["importance"]["y"]
