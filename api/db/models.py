@@ -106,8 +106,10 @@ class Trial(TimestampMixin, Base):
     # A fork's parent trial and the parent's step it continues from.
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("trials.id"), nullable=True)
     forked_at_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    # A person steered it (a fork, or it applied a ``set``): its value is not what its params
-    # give from scratch (see ``api.services.ranking.steered``). Never cleared.
+    # A person steered it (a fork, or it applied a ``set``), set then and never cleared: its
+    # value is not what its params give from scratch, so what learns from params or runs them
+    # again leaves it out (the strategy's history, the pruner's peers, re-test champions and
+    # verdicts, warm starts, the dashboard's parameter importance).
     steered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (

@@ -12,7 +12,6 @@ from api.db.base import UTCDateTime
 from api.db.clock import db_now
 from api.db.models import Study, Trial
 from api.errors import FieldError
-from api.services.ranking import steered
 from api.services.scheduling import lock
 from api.services.study_config import config_of
 from caviar.retest_schemas import RetestConfig, StudyUpdate
@@ -68,7 +67,7 @@ def completed_search_trials(session: Session, study_id: int) -> int:
                 Trial.study_id == study_id,
                 Trial.state == "completed",
                 Trial.retest_round_id.is_(None),
-                ~steered(),
+                ~Trial.steered,
             )
         )
         or 0

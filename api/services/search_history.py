@@ -36,7 +36,6 @@ from api.search.encoding import SpaceEncoding
 from api.search.table import GrowingTable, ObservationTable
 from api.search.transforms import to_unit
 from api.services import warm_start
-from api.services.ranking import steered
 from caviar.schemas import StudyCreate
 from caviar.states import IN_FLIGHT, UNFINISHED
 
@@ -194,8 +193,8 @@ class SearchHistory:
 
 def learned() -> ColumnElement[bool]:
     """The trials a strategy learns from: finished with a value (completed or pruned), and not
-    steered by a person (see ``ranking.steered``)."""
-    return Trial.state.in_(SCORED) & Trial.value.is_not(None) & ~steered()
+    steered by a person (``Trial.steered``)."""
+    return Trial.state.in_(SCORED) & Trial.value.is_not(None) & ~Trial.steered
 
 
 def _last_step() -> ScalarSelect[Any]:

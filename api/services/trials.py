@@ -22,7 +22,6 @@ from api.errors import Conflict, FieldError, NotFound
 from api.search.registry import make_pruner, make_strategy
 from api.services import events as event
 from api.services import fence, retest_rounds
-from api.services.ranking import steered
 from api.services.scheduling import Plan, create_trials, lock, plan, search_trials, top_up
 from api.services.search_history import HISTORY
 from api.services.study_config import config_of
@@ -202,7 +201,7 @@ def report(session: Session, trial_id: int, body: ReportCreate) -> ReportAnswer:
                 TrialReport.study_id == trial.study_id,
                 TrialReport.step == step,
                 TrialReport.trial_id != trial_id,
-                ~exists().where(Trial.id == TrialReport.trial_id, steered()),
+                ~exists().where(Trial.id == TrialReport.trial_id, Trial.steered),
                 ~exists().where(
                     newer.trial_id == TrialReport.trial_id,
                     newer.step == TrialReport.step,
@@ -270,8 +269,10 @@ def read_history(session: Session, trial_id: int) -> None:
     study = session.scalar(select(Study).join(Trial).where(Trial.id == trial_id))
     if study is None or study.status != "running":
         return
+    if (study.config or {}).get("objective", {}).get("kind") == "external":
+        return  # its tell suggests nothing: no config to validate on this hot path
     config = config_of(study)
-    if config.objective.kind != "external" and make_strategy(config.strategy).needs_history:
+    if make_strategy(config.strategy).needs_history:
         HISTORY.read(session, study, config)
 
 
