@@ -16,7 +16,6 @@ workers), with the api's default settings:
 from __future__ import annotations
 
 import argparse
-import signal
 import tempfile
 import time
 from collections import Counter
@@ -26,11 +25,18 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from common import ApiProcess, Backend, Process, fleet_backend, wait_for, worker_process
+from common import (
+    QUICK_EPOCH,
+    ApiProcess,
+    Backend,
+    events,
+    fleet_backend,
+    fleet_of,
+    wait_for,
+    worker_process,
+)
 
 from caviar.client import Client
-
-QUICK_EPOCH = {"hidden_units": 32, "batch_size": 32}
 
 
 def study_body(name: str, trials: int, epochs: int, **over: Any) -> dict[str, Any]:
@@ -49,49 +55,27 @@ def study_body(name: str, trials: int, epochs: int, **over: Any) -> dict[str, An
     }
 
 
-def training(workers: list[Process]) -> Process | None:
-    """A worker whose latest api call reported an epoch."""
-    for w in workers:
-        calls = [line for line in w.output().splitlines() if "HTTP Request" in line]
-        if calls and "/reports" in calls[-1] and w.proc.poll() is None:
-            return w
-    return None
-
-
 def bench_kills(be: Backend, api: ApiProcess, engine: sa.Engine, kills: int, trials: int) -> None:
-    with ExitStack() as stack, Client(api.url) as c:
-
-        def add() -> Process:
-            return stack.enter_context(worker_process(be, api.url, concurrency=1))
-
-        workers = [add(), add()]
+    with Client(api.url) as c, fleet_of(be, api.url, 2) as fleet:
         body = study_body("kills", trials, 40, heartbeat_grace=5.0, max_attempts=kills + 5)
         sid = c.create_study(body).id
         t0 = time.monotonic()
         done = 0
         while done < kills and c.study(sid).status == "running":
             try:
-                wait_for(lambda: training(workers) is not None, 120, "a worker mid-epoch", 0.05)
+                wait_for(lambda: fleet.training() is not None, 120, "a worker mid-epoch", 0.05)
             except AssertionError:
                 break
-            busy = training(workers)
+            busy = fleet.training()
             if busy is None:
                 continue
-            busy.stop(signal.SIGKILL)
-            workers.remove(busy)
-            workers.append(add())
+            fleet.replace(busy)
             done += 1
         wait_for(lambda: c.study(sid).status == "completed", 900, "the study")
         elapsed = time.monotonic() - t0
         states = Counter(t.state for t in c.trials(sid).data)
         attempts = sum(t.attempt - 1 for t in c.trials(sid).data)
-    with engine.connect() as conn:
-        log = conn.execute(
-            sa.text(
-                "SELECT trial_id, attempt, kind FROM trial_events WHERE study_id = :s ORDER BY id"
-            ),
-            {"s": sid},
-        ).all()
+    log = [(t, a, k) for t, a, k, _ in events(engine, sid)]
     claims = Counter((t, a) for t, a, k in log if k == "claimed")
     twice = sum(1 for n in claims.values() if n > 1)
     order_ok = all(

@@ -1,4 +1,5 @@
-"""What the benchmarks share: the tests' real components (api processes, fresh databases)."""
+"""What the benchmarks share: the tests' real components (api processes, fresh databases, a
+fleet under fault)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.fleet import QUICK_EPOCH, events, fleet_of
 from tests.services import (
     ApiProcess,
     Backend,
@@ -19,12 +21,15 @@ from tests.services import (
 )
 
 __all__ = [
+    "QUICK_EPOCH",
     "ApiProcess",
     "Backend",
     "Process",
     "api_server",
     "backend",
+    "events",
     "fleet_backend",
+    "fleet_of",
     "wait_for",
     "worker_process",
 ]

@@ -16,14 +16,13 @@ import re
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from caviar.client import Client
+from tests.fleet import QUICK_EPOCH, events, fleet_of
 from tests.services import (
     ApiProcess,
     Backend,
@@ -37,7 +36,6 @@ from tests.services import (
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 SLOW_EPOCH = {"hidden_units": 512, "layers": 4, "batch_size": 2}  # 3-5 s per epoch
-QUICK_EPOCH = {"hidden_units": 32, "batch_size": 32}  # a fraction of a second
 
 
 def train_study(name: str, fixed: dict[str, Any], **over: Any) -> dict[str, Any]:
@@ -49,18 +47,6 @@ def train_study(name: str, fixed: dict[str, Any], **over: Any) -> dict[str, Any]
     }
     body.update(over)
     return body
-
-
-def events(db: sa.Engine, study_id: int) -> list[tuple[int, int, str, str]]:
-    with db.connect() as conn:
-        rows = conn.execute(
-            sa.text(
-                "SELECT trial_id, attempt, kind, reason FROM trial_events "
-                "WHERE study_id = :s ORDER BY id"
-            ),
-            {"s": study_id},
-        )
-        return [tuple(r) for r in rows]  # type: ignore[misc]
 
 
 def test_heartbeats_keep_a_long_epoch_alive_and_fence_a_frozen_worker(
@@ -115,41 +101,6 @@ def test_a_requeued_external_trial_is_never_sent_to_a_worker(fleet_be: Backend) 
         assert c.trials(sid).data[0].state == "queued", w.output()[-2000:]
         [again] = c.ask(sid, 1)
         assert (again.id, again.attempt) == (t.id, 2)
-
-
-class Fleet:
-    """Single-process workers, each replaceable by a fresh one; all stopped at the end."""
-
-    def __init__(self, be: Backend, url: str, stack: ExitStack) -> None:
-        self.be, self.url, self.stack = be, url, stack
-        self.workers: list[Process] = []
-
-    def add(self) -> Process:
-        worker = self.stack.enter_context(worker_process(self.be, self.url, concurrency=1))
-        self.workers.append(worker)
-        return worker
-
-    def training(self) -> Process | None:
-        """A worker whose latest api call reported an epoch: busy training a trial."""
-        for w in self.workers:
-            calls = [line for line in w.output().splitlines() if "HTTP Request" in line]
-            if calls and "/reports" in calls[-1] and w.proc.poll() is None:
-                return w
-        return None
-
-    def replace(self, worker: Process) -> None:
-        worker.stop(signal.SIGKILL)
-        self.workers.remove(worker)
-        self.add()
-
-
-@contextmanager
-def fleet_of(be: Backend, url: str, count: int) -> Iterator[Fleet]:
-    with ExitStack() as stack:
-        fleet = Fleet(be, url, stack)
-        for _ in range(count):
-            fleet.add()
-        yield fleet
 
 
 def test_workers_killed_mid_epoch_lose_nothing(
