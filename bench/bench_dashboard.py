@@ -187,7 +187,14 @@ def _bulk(session: Session, study_id: int, n: int, t: Trials, region_ids: list[i
             )
         ids = session.scalars(insert(Trial).returning(Trial.id, sort_by_parameter_order=True), rows)
         reports = [
-            {"trial_id": tid, "step": s, "study_id": study_id, "value": v, "metrics": {}}
+            {
+                "trial_id": tid,
+                "attempt": 1,
+                "step": s,
+                "study_id": study_id,
+                "value": v,
+                "metrics": {},
+            }
             for tid, i in zip(ids, numbers, strict=True)
             for s, v in enumerate(t.curve(i))
         ]
