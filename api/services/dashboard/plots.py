@@ -52,18 +52,6 @@ def _numbers(session: Session, q: Any) -> list[int]:
     return list(session.scalars(q))
 
 
-def _steered(session: Session, study_id: int, numbers: list[int]) -> set[int]:
-    """Which of ``numbers`` a person steered (looked up by the (study, number) index)."""
-    out: set[int] = set()
-    for i in range(0, len(numbers), 1000):
-        chunk = numbers[i : i + 1000]
-        query = select(Trial.number).where(
-            Trial.study_id == study_id, Trial.number.in_(chunk), Trial.steered
-        )
-        out.update(session.scalars(query))
-    return out
-
-
 def snapshot(
     session: Session, study: Study, *, max_points: int = MAX_POINTS, max_curves: int = 200
 ) -> DashboardSnapshot:
@@ -110,7 +98,7 @@ def snapshot(
 
     done = [i for i, s in enumerate(cols.state) if s == "completed" and cols.value[i] is not None]
     # A trial a person steered says nothing about its params: importance leaves it out.
-    steered = _steered(session, study.id, [cols.number[i] for i in done])
+    steered = {r.number for r in rows if r.steered}
     done = [i for i in done if cols.number[i] not in steered]
     scores = importance(
         space,

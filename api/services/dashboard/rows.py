@@ -21,9 +21,10 @@ def rounded(x: float | None) -> float | None:
 
 
 def columns(rows: Iterable[Row[Any]], names: Sequence[str]) -> TrialColumns:
-    """Rows of (number, id, state, value, stage, params, prune_reason) → columns."""
+    """Rows of ``FULL`` (number, id, state, value, stage, params, prune_reason, steered) →
+    columns (``steered`` stays server-side)."""
     cols = TrialColumns(params={n: [] for n in names})
-    for number, id_, state, value, stage, params, reason in rows:
+    for number, id_, state, value, stage, params, reason, _steered in rows:
         cols.number.append(number)
         cols.id.append(id_)
         cols.state.append(state)
@@ -44,6 +45,7 @@ FULL = (
     Trial.stage,
     Trial.params,
     Trial.prune_reason,
+    Trial.steered,
 )
 
 
