@@ -11,9 +11,11 @@ import httpx
 import pytest
 
 from caviar.client import Client, Conflict
+from caviar.states import TRIAL_STATES
 from tests.services import wait_for
 
 SPACE = {"x": {"type": "float", "low": 0.0, "high": 1.0}}
+ZERO = dict.fromkeys(TRIAL_STATES, 0)
 
 
 def external(**over: Any) -> dict[str, Any]:
@@ -115,11 +117,14 @@ def test_external_study_goes_stale_when_its_objective_moves(client: Client) -> N
     assert all(len(r.trial_ids) == 3 for r in first.results)
     handed = client.trials(s.id, after=11).data
     assert len(handed) == 15 and {t.retest_round for t in handed} == {first.id}
+    # A study's counts are its search's: the round's 15 queued trials are not among them.
+    assert client.study(s.id).counts == {**ZERO, "completed": 12}
     with pytest.raises(Conflict) as busy:
         client.start_retest(s.id)
     assert busy.value.status == 409 and busy.value.detail["field"] == "retests"
     assert run_out(client, s.id, near(0.2)) == 15  # the completed study hands out the round
     assert client.study(s.id).status == "completed"  # re-tests never reopen a study
+    assert client.study(s.id).counts == {**ZERO, "completed": 12}
     first = _finished_round(client, s.id, 1)
     assert first.verdict == "fresh", first.reason
     assert first.results[0].n == 3 and first.results[0].se is not None
