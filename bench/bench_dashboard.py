@@ -9,10 +9,12 @@ trials (params, values, states, intermediate values) go into an Optuna SQLite st
 the ``optuna-dashboard`` command.
 
 "First render" is measured in the page, from navigation start to the moment every plot is drawn:
-Caviar's study page sets ``data-ready`` after its five plots; for optuna-dashboard, the moment its
+Caviar's study page sets ``data-ready`` after its six plots; for optuna-dashboard, the moment its
 history plot holds every trial and its intermediate-values plot is drawn. Bytes are the encoded
 (on-the-wire) sizes of every response finished by then (CDP Network events). Every run uses a new
-browser context (cold cache); the table shows the median of ``--runs`` runs.
+browser context (cold cache); the table shows the median of ``--runs`` runs. Beside each Caviar
+row, the same page given Plotly's full bundle where it asks for the basic one ("full Plotly
+bundle": what a browser with a GPU loads, and what every browser loaded before).
 
     python bench/bench_dashboard.py [--runs 3] [--sizes 10000,100000]
 """
@@ -341,12 +343,19 @@ def optuna_ready(completed: int, curves: bool = True) -> str:
 }}"""
 
 
-def measure(browser: Any, url: str, ready: str, warm: bool = False) -> tuple[float, int, int]:
+def measure(
+    browser: Any, url: str, ready: str, warm: bool = False, full_plotly: bool = False
+) -> tuple[float, int, int]:
     """(ms to drawn, encoded bytes, requests) of one page load in a new context (cold cache);
-    with ``warm``, of a second load in the same context (HTTP cache and V8 code cache warm)."""
+    with ``warm``, of a second load in the same context (HTTP cache and V8 code cache warm);
+    with ``full_plotly``, the page gets Plotly's full bundle where it asks for the basic one
+    (what it loaded before it chose by GPU)."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     try:
         page = context.new_page()
+        if full_plotly:
+            full = url.split("#")[0].rstrip("/") + "/vendor/plotly.min.js"
+            page.route("**/vendor/plotly-basic.min.js", lambda r: r.continue_(url=full))
         if warm:
             page.goto(url)
             page.wait_for_function(ready, polling="raf", timeout=180_000)
@@ -367,9 +376,9 @@ def measure(browser: Any, url: str, ready: str, warm: bool = False) -> tuple[flo
 
 
 def median_run(
-    browser: Any, url: str, ready: str, runs: int, warm: bool = False
+    browser: Any, url: str, ready: str, runs: int, warm: bool = False, full_plotly: bool = False
 ) -> tuple[float, int, int]:
-    results = [measure(browser, url, ready, warm) for _ in range(runs)]
+    results = [measure(browser, url, ready, warm, full_plotly) for _ in range(runs)]
     return (
         statistics.median(r[0] for r in results),
         int(statistics.median(r[1] for r in results)),
@@ -443,6 +452,9 @@ def run_browser(
             ms, size, count = median_run(browser, url, CAVIAR_READY, runs)
             rows.append(("caviar", n, ms, size, count))
             print(f"caviar {n:,}: {ms:.0f} ms, {size / 1e6:.2f} MB", flush=True)
+            ms, size, count = median_run(browser, url, CAVIAR_READY, runs, full_plotly=True)
+            rows.append(("caviar, full Plotly bundle", n, ms, size, count))
+            print(f"caviar {n:,} (full Plotly bundle): {ms:.0f} ms", flush=True)
         ms, size, count = median_run(browser, url, CAVIAR_READY, runs, warm=True)
         rows.append(("caviar, warm cache", sizes[-1], ms, size, count))
         print(f"caviar {sizes[-1]:,} (warm cache): {ms:.0f} ms", flush=True)

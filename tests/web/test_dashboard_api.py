@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api.routes.vendor import PLOTLY_JS
+from api.routes.vendor import PLOTLY_BASIC_JS, PLOTLY_JS
 from caviar.client import Client
 from caviar.states import TRIAL_STATES
 from tests.services import ROOT, wait_for
@@ -181,6 +181,24 @@ def test_plot_data_and_plotly_are_gzip_compressed(site: Site) -> None:
     assert int(r.headers["content-length"]) < PLOTLY_JS.stat().st_size / 2
     r = httpx.get(f"{site.url}/api/studies/{site.ids['c2f-demo']}/dashboard")
     assert r.headers["content-encoding"] == "gzip"
+
+
+def test_the_basic_plotly_bundle_is_served_compressed_and_matches_the_full_ones_version(
+    site: Site,
+) -> None:
+    r = httpx.get(f"{site.url}/vendor/plotly-basic.min.js")
+    assert r.headers["content-encoding"] == "gzip"
+    assert r.content == PLOTLY_BASIC_JS.read_bytes()
+    assert int(r.headers["content-length"]) < PLOTLY_BASIC_JS.stat().st_size / 2
+
+    def version(path: Path) -> str:
+        head = path.read_text()[:200]
+        match = re.search(r"plotly\.js (?:\(basic - minified\) )?v(\d+\.\d+\.\d+)", head)
+        assert match, head
+        return match.group(1)
+
+    # web/vendor/plotly-basic.min.js follows the pinned plotly package's bundle
+    assert version(PLOTLY_BASIC_JS) == version(PLOTLY_JS)
 
 
 def test_index_preloads_every_module() -> None:

@@ -10,7 +10,7 @@ import re
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from caviar.client import Client
 from tests.web.conftest import Site, screenshot
@@ -138,3 +138,38 @@ def test_rename_and_delete_a_study(page: Page, site: Site) -> None:
     expect(page).to_have_url(re.compile(r"#/$"))
     assert httpx.get(f"{site.url}/api/studies/{s.id}").status_code == 404
     expect(page.locator(f"[data-testid=study-row][data-study-id='{s.id}']")).to_have_count(0)
+
+
+FAKE_GPU = """
+const real = HTMLCanvasElement.prototype.getContext;
+HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {
+  if (kind !== "webgl") return real.call(this, kind, ...rest);
+  return {
+    RENDERER: 0x1f01,
+    getExtension: (name) =>
+      name === "WEBGL_debug_renderer_info" ? { UNMASKED_RENDERER_WEBGL: 0x9246 } : null,
+    getParameter: () => "ANGLE (NVIDIA, NVIDIA GeForce RTX 4070)",
+  };
+};
+"""
+
+
+def test_without_a_gpu_the_study_page_loads_plotlys_basic_bundle(
+    page: Page, site: Site, browser_context: BrowserContext
+) -> None:
+    open_study(page, site, site.ids["c2f-demo"])
+    loaded = page.evaluate("performance.getEntriesByType('resource').map(r => r.name)")
+    assert any(u.endswith("/vendor/plotly-basic.min.js") for u in loaded), loaded
+    assert not any(u.endswith("/vendor/plotly.min.js") for u in loaded), loaded
+    assert plot(page, "plot-importance", "data[0].type") == "bar"
+    # With a hardware GPU the page asks for the full bundle (WebGL parcoords and scattergl).
+    gpu = browser_context.new_page()
+    try:
+        gpu.add_init_script(FAKE_GPU)
+        gpu.goto(site.url + "/")
+        assert gpu.evaluate("import('/js/plotly.js').then(m => [m.webgl(), m.bundle()])") == [
+            "hardware",
+            "/vendor/plotly.min.js",
+        ]
+    finally:
+        gpu.close()

@@ -1,29 +1,30 @@
-// Plotly, loaded once from the api (the bundle of the `plotly` PyPI package, gzip-compressed),
-// in parallel with the page's data. WebGL traces when the browser has WebGL.
+// Plotly, loaded once from the api (gzip-compressed), after the page has asked for its data so
+// that compiling it overlaps the api's answer. With a hardware GPU, the full bundle of the
+// `plotly` PyPI package (WebGL traces: scattergl, parcoords); otherwise plotly.js's basic bundle
+// of the same version (scatter, bar, pie), a quarter of the size: without a GPU the pages draw
+// only SVG traces.
 
-const SRC = "/vendor/plotly.min.js";
 let loading = null;
 
-// index.html starts loading Plotly (script#plotly-js) before the modules when it opens a study.
+export const bundle = () => (webgl() === "hardware" ? "/vendor/plotly.min.js" : "/vendor/plotly-basic.min.js");
+
 export function plotly() {
   if (window.Plotly) return Promise.resolve(window.Plotly);
   if (!loading) {
+    const src = bundle();
     loading = new Promise((resolve, reject) => {
-      let s = document.getElementById("plotly-js");
-      if (!s) {
-        s = document.createElement("script");
-        s.id = "plotly-js";
-        s.src = SRC;
-        document.head.append(s);
-      }
+      const s = document.createElement("script");
+      s.id = "plotly-js";
+      s.src = src;
       s.addEventListener("load", () => {
         performance.mark("caviar:plotly-loaded");
         resolve(window.Plotly);
       });
-      s.addEventListener("error", () => reject(new Error(`could not load ${SRC}`)));
+      s.addEventListener("error", () => reject(new Error(`could not load ${src}`)));
+      document.head.append(s);
     });
   }
-  return window.Plotly ? Promise.resolve(window.Plotly) : loading;
+  return loading;
 }
 
 // "hardware", "software" (a CPU rasteriser such as SwiftShader or llvmpipe) or "none".
@@ -49,10 +50,9 @@ export function webgl() {
 export const hasWebGL = () => webgl() !== "none";
 
 // WebGL traces for many points on a real GPU; SVG otherwise (a CPU rasteriser starts a WebGL
-// context more slowly than SVG draws a few thousand points).
+// context more slowly than SVG draws the at most few thousand points a plot gets).
 export function scatterType(points) {
-  if (webgl() === "hardware") return points > 1000 ? "scattergl" : "scatter";
-  return points > 20000 && webgl() === "software" ? "scattergl" : "scatter";
+  return webgl() === "hardware" && points > 1000 ? "scattergl" : "scatter";
 }
 
 export const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] };

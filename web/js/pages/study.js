@@ -47,7 +47,6 @@ export function mount(root, idText) {
   let data = null;
   let table = null;
   let metric = "value";
-  plotly(); // start loading Plotly while the data arrives
 
   const el = layout(root, {
     onPair: () => redraw(["regions"]),
@@ -122,7 +121,9 @@ export function mount(root, idText) {
   }
 
   async function start() {
-    const [s, r, snap] = await Promise.all([get(`/studies/${id}`), get(`/studies/${id}/regions`), get(`/studies/${id}/dashboard`)]);
+    const asked = Promise.all([get(`/studies/${id}`), get(`/studies/${id}/regions`), get(`/studies/${id}/dashboard`)]);
+    plotly(); // compiled while the api answers
+    const [s, r, snap] = await asked;
     if (!alive) return;
     study = s;
     regions = r;
