@@ -1,8 +1,8 @@
 """The dashboard's papercuts, fixed and checked in Chromium against a real api with seeded
 studies: the studies page's direction column and page titles, the learning-curves panel of an
 objective that never reports, one colour scale for pruned and completed points, a log
-objective axis over decades, counts of distinct values, importance, rename and delete, and
-from a point or a table row to the trial's page."""
+objective axis over decades, counts of distinct values, importance, rename and delete, from a
+point or a table row to the trial's page, and which Plotly bundle the page loads."""
 
 from __future__ import annotations
 
