@@ -343,13 +343,26 @@ def optuna_ready(completed: int, curves: bool = True) -> str:
 }}"""
 
 
+# Where a Caviar page load's time went: the page's own marks (Plotly loaded, each plot drawn)
+# and the moment the dashboard snapshot's answer arrived, in ms from navigation start.
+TIMELINE = """() => Object.fromEntries([
+  ...performance.getEntriesByType('mark').filter((m) => m.name.startsWith('caviar:'))
+    .map((m) => [m.name.slice(7), m.startTime]),
+  ...performance.getEntriesByType('resource').filter((r) => r.name.endsWith('/dashboard'))
+    .map((r) => ['snapshot', r.responseEnd]),
+])"""
+
+Load = tuple[float, int, int, dict[str, float]]
+
+
 def measure(
     browser: Any, url: str, ready: str, warm: bool = False, full_plotly: bool = False
-) -> tuple[float, int, int]:
-    """(ms to drawn, encoded bytes, requests) of one page load in a new context (cold cache);
-    with ``warm``, of a second load in the same context (HTTP cache and V8 code cache warm);
-    with ``full_plotly``, the page gets Plotly's full bundle where it asks for the basic one
-    (what it loaded before it chose by GPU)."""
+) -> Load:
+    """(ms to drawn, encoded bytes, requests, timeline) of one page load in a new context (cold
+    cache); with ``warm``, of a second load in the same context (HTTP cache and V8 code cache
+    warm); with ``full_plotly``, the page gets Plotly's full bundle where it asks for the basic
+    one (what it loaded before it chose by GPU). ``timeline``: see ``TIMELINE`` (empty for
+    optuna-dashboard)."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     try:
         page = context.new_page()
@@ -370,20 +383,40 @@ def measure(
         page.goto(url)
         ms = page.wait_for_function(ready, polling="raf", timeout=180_000).json_value()
         page.wait_for_timeout(50)  # let the last loadingFinished events arrive
-        return float(ms), sum(sizes.values()), len(sizes)
+        return float(ms), sum(sizes.values()), len(sizes), page.evaluate(TIMELINE)
     finally:
         context.close()
 
 
 def median_run(
     browser: Any, url: str, ready: str, runs: int, warm: bool = False, full_plotly: bool = False
-) -> tuple[float, int, int]:
+) -> Load:
+    """The median of ``runs`` loads, each figure and each timeline entry on its own."""
     results = [measure(browser, url, ready, warm, full_plotly) for _ in range(runs)]
+    marks = set.intersection(*(set(r[3]) for r in results))
     return (
         statistics.median(r[0] for r in results),
         int(statistics.median(r[1] for r in results)),
         int(statistics.median(r[2] for r in results)),
+        {k: statistics.median(r[3][k] for r in results) for k in sorted(marks)},
     )
+
+
+def timeline_text(timeline: dict[str, float]) -> str:
+    steps = sorted(timeline.items(), key=lambda kv: kv[1])
+    return ", ".join(f"{name} {ms:.0f}" for name, ms in steps)
+
+
+def study_read_ms(api: str, study_id: int, reads: int = 7) -> float:
+    """Median ms of ``GET /api/studies/{id}`` once the api holds the study's history (the
+    first read loads it)."""
+    httpx.get(f"{api}/api/studies/{study_id}", timeout=600).raise_for_status()
+    times = []
+    for _ in range(reads):
+        t0 = time.perf_counter()
+        httpx.get(f"{api}/api/studies/{study_id}", timeout=60).raise_for_status()
+        times.append(1000 * (time.perf_counter() - t0))
+    return statistics.median(times)
 
 
 def main() -> None:
@@ -449,13 +482,16 @@ def run_browser(
         measure(browser, f"{api}/#/studies/{ids[sizes[0]]}", CAVIAR_READY)
         for n in sizes:
             url = f"{api}/#/studies/{ids[n]}"
-            ms, size, count = median_run(browser, url, CAVIAR_READY, runs)
+            print(f"caviar {n:,}: GET /studies/{{id}} {study_read_ms(api, ids[n]):.0f} ms")
+            ms, size, count, marks = median_run(browser, url, CAVIAR_READY, runs)
             rows.append(("caviar", n, ms, size, count))
             print(f"caviar {n:,}: {ms:.0f} ms, {size / 1e6:.2f} MB", flush=True)
-            ms, size, count = median_run(browser, url, CAVIAR_READY, runs, full_plotly=True)
+            print(f"  ms from navigation: {timeline_text(marks)}", flush=True)
+            ms, size, count, marks = median_run(browser, url, CAVIAR_READY, runs, full_plotly=True)
             rows.append(("caviar, full Plotly bundle", n, ms, size, count))
             print(f"caviar {n:,} (full Plotly bundle): {ms:.0f} ms", flush=True)
-        ms, size, count = median_run(browser, url, CAVIAR_READY, runs, warm=True)
+            print(f"  ms from navigation: {timeline_text(marks)}", flush=True)
+        ms, size, count, _ = median_run(browser, url, CAVIAR_READY, runs, warm=True)
         rows.append(("caviar, warm cache", sizes[-1], ms, size, count))
         print(f"caviar {sizes[-1]:,} (warm cache): {ms:.0f} ms", flush=True)
         url = f"{od}/dashboard/studies/1"
@@ -464,7 +500,7 @@ def run_browser(
             ("optuna-dashboard", optuna_ready(completed)),
             ("optuna-dashboard, history only", optuna_ready(completed, curves=False)),
         ):
-            ms, size, count = median_run(browser, url, ready, runs)
+            ms, size, count, _ = median_run(browser, url, ready, runs)
             rows.append((who, n_optuna, ms, size, count))
             print(f"{who} {n_optuna:,}: {ms:.0f} ms, {size / 1e6:.2f} MB", flush=True)
         browser.close()
