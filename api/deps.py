@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from api.services.dispatch import Dispatcher
+from api.trials.dispatch import Dispatcher
 
 
 # Async on purpose: opening and closing a Session does no I/O worth a thread hop (the sync

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.errors import Conflict, FieldError, FieldErrors, NotFound, TooLarge
-from api.services import study_checks
+from api.studies import checks as study_checks
 
 _UNION_TAGS = {
     "float",

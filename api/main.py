@@ -15,26 +15,24 @@ from fastapi.staticfiles import StaticFiles
 from api import errors_http
 from api.auth.middleware import AccessMiddleware
 from api.auth.openapi import document_auth
+from api.dashboard import routes as dashboard
+from api.dashboard import vendor
+from api.datasets import routes as datasets
 from api.db.session import Database
+from api.fleet import health_routes as health
+from api.fleet import routes as fleet
 from api.memory import keep_freed_memory
+from api.observability import routes as metrics
 from api.observability.metrics import ApiMetrics
 from api.observability.timing import TimingMiddleware
+from api.panda import routes as panda
+from api.retests import routes as retests
+from api.retests.lease import RetestScheduler
 from api.route_templates import RouteTemplates
-from api.routes import (
-    dashboard,
-    datasets,
-    fleet,
-    health,
-    metrics,
-    panda,
-    retests,
-    studies,
-    trials,
-    vendor,
-)
-from api.services.dispatch import CelerySender, Dispatcher, Sender
-from api.services.reconciler import Reconciler
-from api.services.retest_scheduler import RetestScheduler
+from api.studies import routes as studies
+from api.trials import routes as trials
+from api.trials.dispatch import CelerySender, Dispatcher, Sender
+from api.trials.reconciler import Reconciler
 from caviar.settings import Settings
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"

@@ -173,7 +173,7 @@ def seeded_study(c: Client, be_url: str, strategy: str, finished: int, extra: in
     from api.db.models import Region, Study, Trial
     from api.db.session import Database
     from api.search.transforms import from_unit
-    from api.services.study_config import config_of
+    from api.trials.study import config_of
 
     body = {
         "name": f"{strategy}-{finished}",

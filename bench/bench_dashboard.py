@@ -50,7 +50,7 @@ from api.db.migrate import upgrade
 from api.db.models import Study, Trial, TrialReport
 from api.db.session import Database
 from api.search.base import RegionView
-from api.services.regions import store_region
+from api.studies.regions import store_region
 from caviar.schemas import StudyCreate
 from tests.services import api_server, backend
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS

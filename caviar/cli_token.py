@@ -27,7 +27,7 @@ def _run(args: list[str], data_dir: Path | None) -> Any:
     if data_dir is not None:
         env["CAVIAR_DATA_DIR"] = str(data_dir)
     done = subprocess.run(
-        [sys.executable, "-m", "api.tokens", *args], env=env, capture_output=True, text=True
+        [sys.executable, "-m", "api.auth.tokens", *args], env=env, capture_output=True, text=True
     )
     if done.returncode != 0:
         raise click.ClickException(

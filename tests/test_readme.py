@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from api.services.study_checks import problems
+from api.studies.checks import problems
 from caviar.client import Client
 from caviar.schemas import StudyCreate
 from tests.services import ROOT, api_server, backend, worker_process

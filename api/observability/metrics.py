@@ -20,9 +20,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from api.db.models import Trial
+from api.fleet import service as fleet
 from api.observability.locks import LOCK_HELD
-from api.services import fleet
-from api.services.events import EVENT_KINDS
+from api.trials.events import EVENT_KINDS
 from caviar.states import TRIAL_STATES
 
 log = logging.getLogger("caviar.metrics")

@@ -15,7 +15,7 @@ from tests.services import ROOT, Backend
 
 def tokens_cli(be: Backend, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "api.tokens", *args],
+        [sys.executable, "-m", "api.auth.tokens", *args],
         env=be.env(**env),
         cwd=ROOT,
         capture_output=True,

@@ -169,7 +169,7 @@ def _bearer(token: str) -> dict[str, str]:
 
 
 def test_a_deployment_adds_its_own_token_once(tmp_path: Path) -> None:
-    """``python -m api.tokens add --from-env VAR``: idempotent, and short tokens are refused."""
+    """``python -m api.auth.tokens add --from-env VAR``: idempotent; short tokens are refused."""
     with backend("sqlite", tmp_path) as be:
         secret = "s3cret-" + "x" * 40
         env = {"CAVIAR_WORKER_SECRET": secret, "SHORT": "abc"}

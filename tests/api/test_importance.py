@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 
-from api.services.dashboard.importance import importance
+from api.dashboard.importance import importance
 from caviar.space import CategoricalParam, FloatParam
 
 SPACE = {

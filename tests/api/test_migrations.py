@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from api.db import models
 from api.db.base import Base
 from api.db.migrate import alembic_config, upgrade
-from api.services.study_config import config_of
+from api.trials.study import config_of
 from caviar.bounds import MAX_HEARTBEAT_GRACE, MAX_TRIALS_PER_REQUEST
 from tests.services import postgres_database
 

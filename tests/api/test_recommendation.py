@@ -14,10 +14,10 @@ from api.db.models import Region, Study, Trial
 from api.db.session import Database
 from api.search.base import Recommendation, SearchState
 from api.search.coarse_to_fine import CoarseToFineSampler
-from api.services import studies as study_service
-from api.services import trials as trial_service
-from api.services.recommendation import recommendation
-from api.services.search_history import SearchHistory
+from api.studies import service as study_service
+from api.studies.recommendation import recommendation
+from api.studies.search_history import SearchHistory
+from api.trials import service as trial_service
 from caviar.schemas import StudyCreate
 from tests.services import backend
 

@@ -16,9 +16,9 @@ from api.db.clock import db_now
 from api.db.migrate import upgrade
 from api.db.models import Checkpoint, CheckpointBlob, Trial, TrialCommand, TrialEvent
 from api.db.session import Database
-from api.services import studies as study_service
-from api.services.dispatch import Dispatcher
-from api.services.reconciler import reap_silent
+from api.studies import service as study_service
+from api.trials.dispatch import Dispatcher
+from api.trials.reconciler import reap_silent
 from caviar.schemas import StudyCreate, TrialDispatch
 from tests.services import backend
 

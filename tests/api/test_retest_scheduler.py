@@ -13,9 +13,9 @@ from sqlalchemy import update
 from api.db.clock import db_now
 from api.db.models import SchedulerLease, Study
 from api.db.session import Database
-from api.services.dispatch import Dispatcher
-from api.services.retest_schedule import database_now
-from api.services.retest_scheduler import RetestScheduler, hold_lease
+from api.retests.lease import RetestScheduler, hold_lease
+from api.retests.schedule import database_now
+from api.trials.dispatch import Dispatcher
 from caviar.client import Client
 from caviar.schemas import TrialDispatch
 from tests.api.test_retests import external, run_out

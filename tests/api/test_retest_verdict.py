@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from api.services.retest_verdict import judge, summarize
+from api.retests.verdict import judge, summarize
 from caviar.retest_schemas import Origin, RoundResult
 
 

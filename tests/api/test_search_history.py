@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from api.db.models import Study
 from api.db.session import Database
-from api.services.regions import RegionViews, load_views
-from api.services.search_history import SearchHistory
-from api.services.study_config import config_of
+from api.studies.regions import RegionViews, load_views
+from api.studies.search_history import SearchHistory
+from api.trials.study import config_of
 from caviar.client import Client
 from tests.services import Backend, api_server
 

@@ -10,8 +10,8 @@ import pytest
 
 from api.db.models import Study
 from api.db.session import Database
-from api.services.scheduling import observations
-from api.services.study_config import config_of
+from api.studies.scheduling import observations
+from api.trials.study import config_of
 from caviar.client import Client
 from tests.api.test_retests import run_out
 from tests.services import api_server, backend

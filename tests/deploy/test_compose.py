@@ -58,7 +58,7 @@ def test_one_image_and_the_right_commands() -> None:
     assert steps[0] == ["caviar", "migrate"]
     # then the deployment's tokens: an api off loopback refuses to start without one
     roles = {step[step.index("--role") + 1] for step in steps[1:]}
-    assert all(step[:4] == ["python", "-m", "api.tokens", "add"] for step in steps[1:])
+    assert all(step[:4] == ["python", "-m", "api.auth.tokens", "add"] for step in steps[1:])
     assert roles == {"admin", "worker"}
     assert caviar["api"]["command"][:2] == ["caviar", "api"]
     assert "--no-migrate" in caviar["api"]["command"]

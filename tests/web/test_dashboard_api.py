@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api.routes.vendor import PLOTLY_BASIC_JS, PLOTLY_JS
+from api.dashboard.vendor import PLOTLY_BASIC_JS, PLOTLY_JS
 from caviar.client import Client
 from caviar.states import TRIAL_STATES
 from tests.services import ROOT, wait_for

@@ -1,5 +1,5 @@
 // Hyperparameter importance as horizontal bars, the most important on top. The measure is the
-// api's (api/services/dashboard/importance.py): the share of the variance of the objective's
+// api's (api/dashboard/importance.py): the share of the variance of the objective's
 // rank explained by the hyperparameter's bin (η², between 0 and 1), over completed trials.
 import { num } from "../dom.js";
 import { baseLayout, draw } from "../plotly.js";

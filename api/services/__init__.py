@@ -1,1 +1,0 @@
-"""Services: the trial life, scheduling, regions and reconciliation. They flush; routes commit."""

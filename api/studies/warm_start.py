@@ -1,0 +1,164 @@
+"""Warm starts: a new study begins from an earlier one's best configurations and results.
+
+``warm_start: {study_id, top_k}`` queues the earlier study's ``top_k`` best distinct
+configurations as the new study's first trials, and hands every earlier result that fits the
+new space to the strategy as extra observations (numbered -1, -2, … so they never clash with
+the study's own trials), so coarse_to_fine zooms from what the earlier study learned.
+
+Another space: earlier params the new space lacks are dropped; new params the earlier study
+lacked are filled with their centre; a configuration with a value outside the new bounds or
+choices is dropped. The study's ``warm_start_report`` says what was kept and dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from api.db.clock import db_now
+from api.db.models import Region, Study, Trial
+from api.errors import FieldError
+from api.search.base import Observation
+from api.search.transforms import Param, from_unit, to_unit
+from api.studies.ranking import best_first
+from caviar.retest_schemas import WarmStartReport
+from caviar.schemas import StudyCreate
+from caviar.space import CategoricalParam, IntParam
+
+OBSERVATION_LIMIT = 5000
+
+
+def _fits(p: Param, value: Any) -> bool:
+    if isinstance(p, CategoricalParam):
+        return value in p.choices
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if isinstance(p, IntParam) and value != int(value):
+        return False
+    return p.low <= value <= p.high
+
+
+def _translate(space: dict[str, Param], params: dict[str, Any]) -> dict[str, Any] | None:
+    """Earlier params in the new space (missing ones at their centre); None if one doesn't fit."""
+    out: dict[str, Any] = {}
+    for name, p in space.items():
+        if name not in params:
+            out[name] = from_unit(p, 0.5)
+        elif _fits(p, params[name]):
+            out[name] = int(params[name]) if isinstance(p, IntParam) else params[name]
+        else:
+            return None
+    return out
+
+
+def _earlier(session: Session, config: StudyCreate) -> Study:
+    assert config.warm_start is not None
+    earlier = session.get(Study, config.warm_start.study_id)
+    if earlier is None:
+        raise FieldError(
+            ("warm_start", "study_id"), f"study {config.warm_start.study_id} not found"
+        )
+    return earlier
+
+
+def _completed(session: Session, earlier: Study, limit: int) -> list[tuple[dict[str, Any], float]]:
+    query = best_first(earlier, Trial.params, Trial.value, reproducible=True)
+    rows = session.execute(query.limit(limit)).all()
+    return [(p, v) for p, v in rows]
+
+
+def check(session: Session, config: StudyCreate) -> None:
+    """422 naming ``warm_start.study_id`` for an unknown study."""
+    if config.warm_start is not None:
+        _earlier(session, config)
+
+
+def first_trials(
+    session: Session, study: Study, config: StudyCreate, region: Region
+) -> list[Trial]:
+    """Queue the earlier study's best configurations as trials 0, 1, …; store the report."""
+    if config.warm_start is None:
+        return []
+    earlier = _earlier(session, config)
+    space = dict(config.space)
+    old_space = earlier.config.get("space", {})
+    rows = _completed(session, earlier, OBSERVATION_LIMIT)
+    chosen: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    dropped = 0
+    for params, _ in rows:
+        if len(chosen) + dropped >= config.warm_start.top_k or len(chosen) >= config.max_trials:
+            break
+        key = repr(sorted(params.items()))
+        if key in seen:
+            continue
+        seen.add(key)
+        fitted = _translate(space, params)
+        if fitted is None:
+            dropped += 1
+        else:
+            chosen.append(fitted)
+    notes = [
+        f"{n} is new: earlier configurations take its centre" for n in space if n not in old_space
+    ]
+    if earlier.direction != config.direction:
+        notes.append(
+            f"study {earlier.id} was {earlier.direction}d: its results guide the strategy as "
+            "they were ranked there"
+        )
+    study.warm_start_report = WarmStartReport(
+        study_id=earlier.id,
+        configurations=len(chosen),
+        observations=len(observations(session, config)),
+        dropped_params=sorted(n for n in old_space if n not in space),
+        dropped_configurations=dropped,
+        notes=notes,
+    ).model_dump()
+    if not chosen:
+        return []
+    start = study.trial_count
+    study.trial_count += len(chosen)
+    values = [
+        {
+            "study_id": study.id,
+            "number": start + i,
+            "params": params,
+            "state": "queued",
+            "attempt": 1,
+            "stage": region.stage,
+            "region_id": region.id,
+            "dispatch_count": 0,
+        }
+        for i, params in enumerate(chosen)
+    ]
+    created = session.scalars(insert(Trial).values(dispatched_at=db_now()).returning(Trial), values)
+    return sorted(created.all(), key=lambda t: t.number)
+
+
+def observations(session: Session, config: StudyCreate) -> list[Observation]:
+    """The earlier study's results that fit this study's space, lower is better."""
+    if config.warm_start is None:
+        return []
+    earlier = session.get(Study, config.warm_start.study_id)
+    if earlier is None:
+        return []
+    space = dict(config.space)
+    sign = -1.0 if earlier.direction == "maximize" else 1.0
+    out = []
+    for params, value in _completed(session, earlier, OBSERVATION_LIMIT):
+        fitted = _translate(space, params)
+        if fitted is None:
+            continue
+        out.append(
+            Observation(
+                number=-1 - len(out),
+                params=fitted,
+                unit={k: to_unit(p, fitted[k]) for k, p in space.items()},
+                value=sign * value,
+                region_id=None,
+                stage=0,
+            )
+        )
+    return out

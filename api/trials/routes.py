@@ -1,0 +1,114 @@
+"""A trial's life over REST: start and heartbeat (workers), report, tell; its reports."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import DispatcherDep, ReadSessionDep, SessionDep
+from api.openapi import responses
+from api.panda import commands as command_service
+from api.params import TrialId
+from api.publish import report_public, trial_public
+from api.trials import service as trial_service
+from caviar.schemas import (
+    HeartbeatAnswer,
+    HeartbeatRequest,
+    ReportAnswer,
+    ReportCreate,
+    ReportsPublic,
+    StartRequest,
+    TellCreate,
+    TrialPublic,
+)
+
+router = APIRouter(prefix="/trials", tags=["trials"])
+
+
+@router.get(
+    "/{trial_id}", summary="Show a trial", response_model=TrialPublic, responses=responses(404, 422)
+)
+def get_trial(trial_id: TrialId, session: ReadSessionDep) -> TrialPublic:
+    """Its params, state, attempt, value and times."""
+    return trial_public(trial_service.get(session, trial_id))
+
+
+@router.post(
+    "/{trial_id}/start",
+    summary="Claim a queued trial (workers)",
+    response_model=TrialPublic,
+    responses=responses(400, 404, 409, 422),
+)
+def start(trial_id: TrialId, body: StartRequest, session: SessionDep) -> TrialPublic:
+    """A worker claims its queued trial; the same worker may repeat its claim of the same
+    attempt. 409 if this attempt is stale, claimed by another worker, or the trial belongs to
+    an external study (whose clients use ask)."""
+    answer = trial_public(trial_service.start(session, trial_id, body.attempt, body.worker))
+    session.commit()
+    return answer
+
+
+@router.post(
+    "/{trial_id}/heartbeat",
+    summary="Keep a running trial alive (workers)",
+    response_model=HeartbeatAnswer,
+    responses=responses(400, 404, 409, 422),
+)
+def heartbeat(trial_id: TrialId, body: HeartbeatRequest, session: SessionDep) -> HeartbeatAnswer:
+    """The attempt is alive and working; the answer carries the pending commands. 409 when it
+    is fenced off: the worker stops."""
+    answer = trial_service.heartbeat(session, trial_id, body)
+    answer.commands = command_service.deliver(session, trial_id, [])
+    session.commit()
+    return answer
+
+
+@router.post(
+    "/{trial_id}/reports",
+    summary="Report an intermediate value",
+    response_model=ReportAnswer,
+    responses=responses(400, 404, 409, 422),
+)
+def report(trial_id: TrialId, body: ReportCreate, session: SessionDep) -> ReportAnswer:
+    """Store the value at ``step`` (a heartbeat too); the answer says whether to prune. 409 when
+    the attempt is stale or the trial is not running."""
+    answer = trial_service.report(session, trial_id, body)
+    answer.commands = command_service.deliver(session, trial_id, body.applied)
+    session.commit()
+    return answer
+
+
+@router.get(
+    "/{trial_id}/reports",
+    summary="List a trial's reports",
+    response_model=ReportsPublic,
+    responses=responses(404, 422),
+)
+def list_reports(trial_id: TrialId, session: ReadSessionDep) -> ReportsPublic:
+    """The learning curve, one report per step: the latest attempt's, continued below its
+    first step by earlier attempts'. Each report names its attempt."""
+    data = [report_public(r) for r in trial_service.curve(session, trial_id)]
+    return ReportsPublic(data=data, count=len(data))
+
+
+@router.post(
+    "/{trial_id}/tell",
+    summary="Finish a trial",
+    response_model=TrialPublic,
+    responses=responses(400, 404, 409, 422, cross_field="a completed trial needs a value"),
+)
+def tell(
+    trial_id: TrialId,
+    body: TellCreate,
+    reader: ReadSessionDep,
+    session: SessionDep,
+    dispatcher: DispatcherDep,
+) -> TrialPublic:
+    """Completed (with its value), pruned or failed; telling the same outcome again is harmless,
+    a different one answers 409. Queues the study's next trials."""
+    trial_service.read_history(reader, trial_id)  # before the write (and the study's lock)
+    trial, queued = trial_service.tell(session, trial_id, body)
+    command_service.close_pending(session, trial_id, f"the trial finished first ({trial.state})")
+    answer = trial_public(trial)
+    session.commit()
+    dispatcher.dispatch(queued)
+    return answer
