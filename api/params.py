@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path, Query
+from fastapi import Header, Path, Query
 
 from caviar.bounds import DATASET_REF_PATTERN, DB_INT_MAX, MAX_DATASET_VERSION_DIGITS
 
@@ -23,3 +23,12 @@ DatasetRefPath = Annotated[
     ),
 ]
 Offset = Annotated[int, Query(ge=0, le=DB_INT_MAX, description="rows to skip")]
+ClaimHeader = Annotated[
+    str | None,
+    Header(
+        alias="Caviar-Claim",
+        max_length=64,
+        description="the claim of the attempt this write belongs to, from /start or ask; "
+        "a missing or wrong claim gets 409 and changes nothing",
+    ),
+]

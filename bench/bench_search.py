@@ -344,7 +344,7 @@ def run_optuna(
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     if sampler_name == "random":
-        sampler = optuna.samplers.RandomSampler(seed=seed)
+        sampler = optuna.samplers.RandomStrategy(seed=seed)
     elif sampler_name == "qmc":
         sampler = optuna.samplers.QMCSampler(seed=seed, scramble=True)
     elif sampler_name == "tpe":

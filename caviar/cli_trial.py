@@ -46,9 +46,15 @@ def _trial_line(t: TrialPublic) -> str:
     lineage = f", forked from trial {t.parent_id} at step {t.forked_at_step}" if t.parent_id else ""
     value = "no value yet" if t.value is None else f"value {t.value:.6g}"
     steered = ", steered by a person (the search does not learn from it)" if t.steered else ""
+    stopped = (
+        f", stopped by a person at step {t.stopped_at_step} (a partial run)"
+        if t.stopped_at_step is not None
+        else ""
+    )
+    note = f"\n  note {t.note}" if t.note else ""
     return (
         f"trial {t.id} (#{t.number} of study {t.study_id}): {t.state}, attempt {t.attempt}, "
-        f"{value}{lineage}{steered}\n  params {json.dumps(t.params)}"
+        f"{value}{lineage}{steered}{stopped}\n  params {json.dumps(t.params)}{note}"
     )
 
 
@@ -185,8 +191,11 @@ def trial_stop(client: Client, trial_id: int, note: str | None) -> None:
 @click.argument("trial_id", type=int)
 @click.argument("params", nargs=-1)
 @click.option("--step", type=int, default=None, help="fork from the checkpoint at or before it")
+@click.option("--note", default=None, help="why: kept with the fork and shown on its page")
 @pass_client
-def trial_fork(client: Client, trial_id: int, params: tuple[str, ...], step: int | None) -> None:
+def trial_fork(
+    client: Client, trial_id: int, params: tuple[str, ...], step: int | None, note: str | None
+) -> None:
     """Start a new trial from this one's checkpoint with edited live hyperparameters."""
-    child = call(client.fork, trial_id, parse_assignments(params), step)
+    child = call(client.fork, trial_id, parse_assignments(params), step, note)
     click.echo(_trial_line(child))

@@ -3,12 +3,14 @@ use the same calls (ask, start, report, tell), and so take the same code path.""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import httpx
 
 from caviar.retest_schemas import RoundPublic, RoundsPublic
 from caviar.schemas import (
+    AskAnswer,
     CheckpointPublic,
     CheckpointsPublic,
     CommandPublic,
@@ -54,6 +56,13 @@ class Client:
 
     ``token`` is sent as ``Authorization: Bearer``; None means ``CAVIAR_TOKEN`` (if set).
     ``worker`` names who does the work; it is sent with start, heartbeat, report and tell.
+
+    Claims: the trials that ``ask`` and ``start`` return carry ``claim``, the secret of their
+    attempt. The client keeps it and sends it in the ``Caviar-Claim`` header of that attempt's
+    later writes (heartbeat, report, tell, poll, paused, checkpoints), so a script written
+    against ask/report/tell needs no change. A process that did not get the trial itself
+    passes ``claim=`` (or calls ``remember``). ``start`` sends this client's own ``nonce``, so
+    a claim repeated after a lost answer gets the same claim again.
     """
 
     def __init__(
@@ -71,6 +80,18 @@ class Client:
             base_url=base_url.rstrip("/"), timeout=timeout, transport=transport, headers=headers
         )
         self.worker = worker
+        self.nonce = secrets.token_urlsafe(24)
+        self._claims: dict[tuple[int, int], str] = {}
+
+    def remember(self, trial: TrialPublic) -> TrialPublic:
+        """Keep ``trial.claim`` for its attempt's later writes (ask and start call this)."""
+        if trial.claim:
+            self._claims[(trial.id, trial.attempt)] = trial.claim
+        return trial
+
+    def _claim(self, trial_id: int, attempt: int, claim: str | None) -> dict[str, str]:
+        claim = claim or self._claims.get((trial_id, attempt))
+        return {"caviar-claim": claim} if claim else {}
 
     def __enter__(self) -> Client:
         return self
@@ -159,19 +180,31 @@ class Client:
         return RoundPublic.model_validate(self._call("POST", f"/studies/{study_id}/retests"))
 
     # the trial life
-    def ask(self, study_id: int, count: int = 1) -> list[TrialPublic]:
-        """Up to ``count`` trials to run; an empty list once the study is no longer running."""
+    def ask_answer(self, study_id: int, count: int = 1) -> AskAnswer:
+        """The whole answer of ``ask``: the trials, and ``retry_after`` (seconds) when it hands
+        out nothing now although the study still needs clients."""
         data = self._call("POST", f"/studies/{study_id}/ask", json={"count": count})
-        return TrialsPublic.model_validate(data).data
+        answer = AskAnswer.model_validate(data)
+        for trial in answer.data:
+            self.remember(trial)
+        return answer
+
+    def ask(self, study_id: int, count: int = 1) -> list[TrialPublic]:
+        """Up to ``count`` trials to run, each with its claim (kept by this client). An empty
+        list when there is nothing to run now: see ``ask_answer`` to tell "later" from
+        "finished"."""
+        return self.ask_answer(study_id, count).data
 
     def start(self, trial_id: int, attempt: int) -> TrialPublic:
-        body = {"attempt": attempt, "worker": self.worker}
+        """Claim a queued trial's attempt (workers); the answer carries its claim."""
+        body = {"attempt": attempt, "worker": self.worker, "nonce": self.nonce}
         data = self._call("POST", f"/trials/{trial_id}/start", json=body)
-        return TrialPublic.model_validate(data)
+        return self.remember(TrialPublic.model_validate(data))
 
-    def heartbeat(self, trial_id: int, attempt: int) -> HeartbeatAnswer:
+    def heartbeat(self, trial_id: int, attempt: int, claim: str | None = None) -> HeartbeatAnswer:
         body = {"attempt": attempt, "worker": self.worker}
-        data = self._call("POST", f"/trials/{trial_id}/heartbeat", json=body)
+        headers = self._claim(trial_id, attempt, claim)
+        data = self._call("POST", f"/trials/{trial_id}/heartbeat", json=body, headers=headers)
         return HeartbeatAnswer.model_validate(data)
 
     def report(
@@ -182,6 +215,7 @@ class Client:
         value: float,
         metrics: dict[str, float] | None = None,
         applied: list[dict[str, Any]] | None = None,
+        claim: str | None = None,
     ) -> ReportAnswer:
         """Report ``value`` at ``step``; ``applied`` acknowledges commands ({id, step, error?}).
         The answer says whether to prune, and carries the pending commands."""
@@ -193,8 +227,9 @@ class Client:
             "worker": self.worker,
             "applied": applied or [],
         }
+        headers = self._claim(trial_id, attempt, claim)
         return ReportAnswer.model_validate(
-            self._call("POST", f"/trials/{trial_id}/reports", json=body)
+            self._call("POST", f"/trials/{trial_id}/reports", json=body, headers=headers)
         )
 
     def reports(self, trial_id: int) -> ReportsPublic:
@@ -207,6 +242,7 @@ class Client:
         state: str,
         value: float | None = None,
         error: str | None = None,
+        claim: str | None = None,
     ) -> TrialPublic:
         body = {
             "attempt": attempt,
@@ -215,7 +251,10 @@ class Client:
             "error": error,
             "worker": self.worker,
         }
-        return TrialPublic.model_validate(self._call("POST", f"/trials/{trial_id}/tell", json=body))
+        headers = self._claim(trial_id, attempt, claim)
+        data = self._call("POST", f"/trials/{trial_id}/tell", json=body, headers=headers)
+        self._claims.pop((trial_id, attempt), None)
+        return TrialPublic.model_validate(data)
 
     # panda mode: commands, checkpoints, forks
     def command(
@@ -235,39 +274,58 @@ class Client:
         return CommandsPublic.model_validate(self._call("GET", f"/trials/{trial_id}/commands"))
 
     def poll(
-        self, trial_id: int, attempt: int, applied: list[dict[str, Any]] | None = None
+        self,
+        trial_id: int,
+        attempt: int,
+        applied: list[dict[str, Any]] | None = None,
+        claim: str | None = None,
     ) -> PollAnswer:
         """The trial's state and attempt and its pending commands; acknowledges ``applied``."""
         body = {"attempt": attempt, "applied": applied or []}
-        return PollAnswer.model_validate(self._call("POST", f"/trials/{trial_id}/poll", json=body))
+        headers = self._claim(trial_id, attempt, claim)
+        data = self._call("POST", f"/trials/{trial_id}/poll", json=body, headers=headers)
+        return PollAnswer.model_validate(data)
 
     def paused(
-        self, trial_id: int, attempt: int, step: int, applied: list[dict[str, Any]] | None = None
+        self,
+        trial_id: int,
+        attempt: int,
+        step: int,
+        applied: list[dict[str, Any]] | None = None,
+        claim: str | None = None,
     ) -> TrialPublic:
         """Tell the api this attempt paused after ``step`` (its checkpoint already stored)."""
         body = {"attempt": attempt, "step": step, "applied": applied or []}
-        return TrialPublic.model_validate(
-            self._call("POST", f"/trials/{trial_id}/paused", json=body)
-        )
+        headers = self._claim(trial_id, attempt, claim)
+        data = self._call("POST", f"/trials/{trial_id}/paused", json=body, headers=headers)
+        self._claims.pop((trial_id, attempt), None)
+        return TrialPublic.model_validate(data)
 
     def fork(
-        self, trial_id: int, params: dict[str, Any] | None = None, step: int | None = None
+        self,
+        trial_id: int,
+        params: dict[str, Any] | None = None,
+        step: int | None = None,
+        note: str | None = None,
     ) -> TrialPublic:
-        body = {"params": params or {}, "step": step}
+        body = {"params": params or {}, "step": step, "note": note}
         return TrialPublic.model_validate(self._call("POST", f"/trials/{trial_id}/fork", json=body))
 
     def trial(self, trial_id: int) -> TrialPublic:
         return TrialPublic.model_validate(self._call("GET", f"/trials/{trial_id}"))
 
     def put_checkpoint(
-        self, trial_id: int, attempt: int, step: int, raw: bytes
+        self, trial_id: int, attempt: int, step: int, raw: bytes, claim: str | None = None
     ) -> CheckpointPublic:
         data = self._call(
             "PUT",
             f"/trials/{trial_id}/checkpoints",
             params={"attempt": attempt, "step": step},
             content=raw,
-            headers={"content-type": "application/octet-stream"},
+            headers={
+                "content-type": "application/octet-stream",
+                **self._claim(trial_id, attempt, claim),
+            },
         )
         return CheckpointPublic.model_validate(data)
 

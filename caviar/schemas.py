@@ -169,11 +169,31 @@ class TrialPublic(BaseModel):
         description="a person steered it (a fork, or it applied a set): its value is not what "
         "its params give from scratch, so the search, re-tests and warm starts leave it out",
     )
+    note: str | None = Field(default=None, description="a fork's note")
+    stopped_at_step: int | None = Field(
+        default=None,
+        description="a person stopped it at this step: its value is that of a partial run",
+    )
+    claim: str | None = Field(
+        default=None,
+        description="only in the answers of /start and ask: the secret of this attempt, to send "
+        "in the Caviar-Claim header of each of its later writes (heartbeat, reports, tell, poll, "
+        "paused, checkpoints)",
+    )
 
 
 class TrialsPublic(BaseModel):
     data: list[TrialPublic]
     count: int
+
+
+class AskAnswer(TrialsPublic):
+    """The trials handed out. An empty ``data`` with ``retry_after`` means "nothing for you
+    now, but the study still needs clients" (trials paused, queued for a resume, or in
+    flight): ask again after that many seconds. An empty ``data`` without it: the study is
+    finished."""
+
+    retry_after: float | None = None
 
 
 class AskRequest(_In):
@@ -192,10 +212,19 @@ WorkerName = Annotated[
 
 
 class StartRequest(_In):
-    """A worker's claim of a queued trial's attempt. The same worker may repeat its claim."""
+    """A worker's claim of a queued trial's attempt. The answer carries the attempt's
+    ``claim``. The same worker may repeat its claim after a lost answer, and gets the same
+    claim, if it sends the same ``worker`` and ``nonce`` (a secret of its own) again."""
 
     attempt: Attempt
     worker: WorkerName | None = None
+    nonce: str | None = Field(
+        default=None,
+        min_length=16,
+        max_length=128,
+        pattern=NO_NUL,
+        description="the claimer's own secret: a repeated claim must send the same one",
+    )
 
 
 class HeartbeatRequest(_In):

@@ -1,17 +1,16 @@
 """The heartbeat of a running trial: a thread that tells the api the attempt is alive every
 few seconds, from the claim on (a slow dataset fetch included), whatever the training does.
 
-When the api answers 409 — the attempt was requeued, paused or stopped, or the trial
-finished — the attempt is fenced off. A trainer that polls the api between mini-batches (panda
-mode's steering) notices by itself and stops there. If the attempt is still running
-:data:`FALLBACK_AFTER` seconds later (an objective without such a hook), the thread raises
-:class:`Fenced` in the training thread, which stops it at its next Python step (NumPy calls are
-never cut in half). The training loop itself knows nothing about heartbeats.
+When the api answers 409 (the attempt was requeued, paused or stopped, or the trial finished)
+the attempt is fenced off: the thread sets the attempt's ``fenced`` event and stops. The
+training thread checks that event between mini-batches (``check``, called by panda mode's
+steering hook) and at each report, and stops there with :class:`Fenced`. The thread itself
+stops on its ``stop`` event when the attempt ends; nothing is ever injected into another
+thread.
 """
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import threading
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from types import TracebackType
 from caviar.client import Client, Conflict
 
 log = logging.getLogger("caviar.worker")
-FALLBACK_AFTER = 2.0  # seconds a fenced attempt has to stop by itself before it is stopped
+_current = threading.local()
 
 
 class Fenced(BaseException):
@@ -29,34 +28,38 @@ class Fenced(BaseException):
     A ``BaseException``, so an objective's ``except Exception`` cannot swallow it."""
 
 
-def _raise_in(thread_id: int, exc: type[BaseException] | None) -> None:
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(
-        ctypes.c_ulong(thread_id), ctypes.py_object(exc) if exc is not None else None
-    )
+def check() -> None:
+    """Raise :class:`Fenced` in the training thread if its attempt's heartbeat was refused."""
+    fenced: threading.Event | None = getattr(_current, "fenced", None)
+    if fenced is not None and fenced.is_set():
+        raise Fenced
 
 
 class Heartbeat:
-    """``with Heartbeat(make_client, trial_id, attempt, every):`` beats while the body runs.
+    """``with Heartbeat(make_client, trial_id, attempt, every, claim):`` beats while the body
+    runs, in the thread that entered it.
 
     ``make_client`` builds the thread's own client (one that does not retry for minutes: a
-    missed beat is simply sent again at the next interval).
+    missed beat is simply sent again at the next interval); ``claim`` is the attempt's claim.
     """
 
     def __init__(
-        self, make_client: Callable[[], Client], trial_id: int, attempt: int, every: float
+        self,
+        make_client: Callable[[], Client],
+        trial_id: int,
+        attempt: int,
+        every: float,
+        claim: str | None = None,
     ) -> None:
         self.make_client, self.trial_id, self.attempt = make_client, trial_id, attempt
+        self.claim = claim
         self.every = max(every, 0.05)
-        self.fenced = False
+        self.fenced = threading.Event()
         self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._armed = False
-        self._target = threading.get_ident()
         self._thread = threading.Thread(target=self._run, name="caviar-heartbeat", daemon=True)
 
     def __enter__(self) -> Heartbeat:
-        self._target = threading.get_ident()
-        self._armed = True
+        _current.fenced = self.fenced
         self._thread.start()
         return self
 
@@ -66,9 +69,7 @@ class Heartbeat:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        with self._lock:
-            self._armed = False
-            _raise_in(self._target, None)  # a Fenced not yet delivered is dropped
+        _current.fenced = None
         self._stop.set()
         self._thread.join(timeout=5)
 
@@ -76,17 +77,10 @@ class Heartbeat:
         with self.make_client() as client:
             while not self._stop.wait(self.every):
                 try:
-                    client.heartbeat(self.trial_id, self.attempt)
+                    client.heartbeat(self.trial_id, self.attempt, claim=self.claim)
                 except Conflict as exc:
                     log.info("trial %s attempt %s fenced off: %s", self.trial_id, self.attempt, exc)
-                    self.fenced = True
-                    # A trainer that polls between mini-batches stops by itself within a poll;
-                    # raising into a thread that may sit in an HTTP call is the last resort.
-                    if self._stop.wait(FALLBACK_AFTER):
-                        return
-                    with self._lock:
-                        if self._armed:
-                            _raise_in(self._target, Fenced)
+                    self.fenced.set()
                     return
                 except Exception as exc:  # the api is away: beat again at the next interval
                     log.warning("heartbeat of trial %s failed: %s", self.trial_id, exc)

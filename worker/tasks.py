@@ -59,7 +59,7 @@ def run_trial(
 
     with api_client(worker) as client:
         try:
-            client.start(trial_id, attempt)
+            claimed = client.start(trial_id, attempt)
         except Conflict as exc:
             # Claimed by another worker (a duplicate message), or this attempt is stale.
             log.info("trial %s attempt %s not started: %s", trial_id, attempt, exc)
@@ -67,7 +67,7 @@ def run_trial(
         except (httpx.TransportError, CaviarError) as exc:
             return _gave_up(trial_id, exc, "it stays queued")
         try:
-            with Heartbeat(beat_client, trial_id, attempt, heartbeat_every):
+            with Heartbeat(beat_client, trial_id, attempt, heartbeat_every, claimed.claim):
                 return _run(client, trial_id, attempt, params, objective, seed)
         except Fenced:
             log.info("trial %s attempt %s fenced off; stopped", trial_id, attempt)

@@ -7,7 +7,7 @@ import math
 from functools import lru_cache
 
 from api.db.models import Study
-from api.search.grid_sampler import distinct_values as grid_distinct_values
+from api.search.grid import distinct_values as grid_distinct_values
 from caviar import search_config as cfg
 from caviar.dashboard_schemas import DistinctValues
 from caviar.schemas import StudyCreate

@@ -13,7 +13,6 @@ from api.datasets import service as dataset_service
 from api.deps import ReadSessionDep
 from api.openapi import responses
 from api.params import DatasetRefPath, Offset
-from api.retests import rounds as retest_rounds
 from caviar.bounds import DATASET_NAME_PATTERN
 from caviar.schemas import DatasetPublic, DatasetsPublic
 
@@ -54,7 +53,7 @@ async def upload_dataset(
         with db.session() as session:
             dataset, created = dataset_service.upload(session, name, raw, settings.max_upload_bytes)
             answer = dataset_service.public(dataset)
-            retests = retest_rounds.on_new_version(session, name) if created else []
+            retests = dataset_service.new_version(session, name) if created else []
             session.commit()
         request.app.state.dispatcher.dispatch(retests)
         return answer, created

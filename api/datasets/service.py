@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.db.models import Dataset
+from api.db.models import Dataset, Trial
 from api.errors import FieldError, NotFound
 from caviar.bounds import MAX_DATASET_VERSION_DIGITS
 from caviar.csv_dataset import CsvDatasetError, parse_csv
 from caviar.schemas import DatasetPublic
+
+NewVersionListener = Callable[[Session, str], list[Trial]]
+_listeners: list[NewVersionListener] = []
+
+
+def on_new_version(listener: NewVersionListener) -> NewVersionListener:
+    """Register ``listener(session, name)``: called in the upload's transaction when a new
+    version of dataset ``name`` is stored; returns trials to dispatch after commit (re-tests
+    register here, so datasets import nothing above them)."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+    return listener
+
+
+def new_version(session: Session, name: str) -> list[Trial]:
+    return [t for listener in _listeners for t in listener(session, name)]
 
 
 def public(d: Dataset) -> DatasetPublic:

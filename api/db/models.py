@@ -27,6 +27,10 @@ from api.db.base import Base, TimestampMixin, UTCDateTime
 from caviar.roles import ROLES
 from caviar.states import TRIAL_STATES, sql_in
 
+# SQLite hands a deleted row's id out again unless its table is AUTOINCREMENT: ids are never
+# reused, so a late write of a deleted trial finds nothing (404) rather than another trial.
+RETIRED_IDS = {"sqlite_autoincrement": True}
+
 
 class Study(TimestampMixin, Base):
     __tablename__ = "studies"
@@ -55,6 +59,7 @@ class Study(TimestampMixin, Base):
     __table_args__ = (
         CheckConstraint("status IN ('running', 'completed', 'cancelled')", name="status"),
         CheckConstraint("direction IN ('minimize', 'maximize')", name="direction"),
+        RETIRED_IDS,
     )
 
 
@@ -72,7 +77,7 @@ class Region(TimestampMixin, Base):
     defining_trials: Mapped[list[int]] = mapped_column(JSON)  # trial ids that chose it
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
 
-    __table_args__ = (Index("ix_regions_study_stage", "study_id", "stage"),)
+    __table_args__ = (Index("ix_regions_study_stage", "study_id", "stage"), RETIRED_IDS)
 
 
 class Trial(TimestampMixin, Base):
@@ -106,6 +111,15 @@ class Trial(TimestampMixin, Base):
     # A fork's parent trial and the parent's step it continues from.
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("trials.id"), nullable=True)
     forked_at_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)  # a fork's note
+    # The step a person's ``stop`` finished it at: a partial run, ranked with runs of its length.
+    stopped_at_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The claim: the secret of the current attempt, held by the worker or client that claimed
+    # it and sent with each of that attempt's writes; ``claim_nonce``, the claimer's own secret,
+    # lets the same claimer repeat its claim after a lost answer. Both cleared at each new
+    # attempt.
+    claim: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claim_nonce: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # A person steered it (a fork, or it applied a ``set``), set then and never cleared: its
     # value is not what its params give from scratch, so what learns from params or runs them
     # again leaves it out (the strategy's history, the pruner's peers, re-test champions and
@@ -119,6 +133,7 @@ class Trial(TimestampMixin, Base):
         Index("ix_trials_state_heartbeat", "state", "heartbeat_at"),
         Index("ix_trials_study_region", "study_id", "region_id"),
         CheckConstraint(sql_in("state", TRIAL_STATES), name="state"),
+        RETIRED_IDS,
     )
 
 
@@ -163,6 +178,7 @@ class TrialEvent(TimestampMixin, Base):
     __table_args__ = (
         Index("ix_trial_events_created_at", "created_at"),
         Index("ix_trial_events_trial_id", "trial_id"),
+        RETIRED_IDS,
     )
 
 
@@ -181,7 +197,11 @@ class Dataset(TimestampMixin, Base):
     classes: Mapped[list[Any]] = mapped_column(JSON)
     content: Mapped[bytes] = mapped_column(LargeBinary)
 
-    __table_args__ = (UniqueConstraint("name", "version"), Index("ix_datasets_sha256", "sha256"))
+    __table_args__ = (
+        UniqueConstraint("name", "version"),
+        Index("ix_datasets_sha256", "sha256"),
+        RETIRED_IDS,
+    )
 
 
 class RetestRound(TimestampMixin, Base):
@@ -209,6 +229,7 @@ class RetestRound(TimestampMixin, Base):
         CheckConstraint("trigger IN ('schedule', 'new_data', 'manual')", name="trigger"),
         CheckConstraint("state IN ('running', 'finished')", name="state"),
         CheckConstraint("verdict IN ('fresh', 'stale')", name="verdict"),
+        RETIRED_IDS,
     )
 
 
@@ -233,7 +254,7 @@ class ApiToken(TimestampMixin, Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
-    __table_args__ = (CheckConstraint(sql_in("role", ROLES), name="role"),)
+    __table_args__ = (CheckConstraint(sql_in("role", ROLES), name="role"), RETIRED_IDS)
 
 
 class CheckpointBlob(Base):
@@ -257,7 +278,7 @@ class Checkpoint(TimestampMixin, Base):
     step: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(ForeignKey("checkpoint_blobs.sha256"))
 
-    __table_args__ = (Index("ix_checkpoints_trial_step", "trial_id", "step"),)
+    __table_args__ = (Index("ix_checkpoints_trial_step", "trial_id", "step"), RETIRED_IDS)
 
 
 class TrialCommand(TimestampMixin, Base):
@@ -280,4 +301,5 @@ class TrialCommand(TimestampMixin, Base):
         Index("ix_trial_commands_trial_state", "trial_id", "state"),
         CheckConstraint("action IN ('set', 'pause', 'resume', 'stop')", name="action"),
         CheckConstraint("state IN ('pending', 'applied', 'rejected')", name="state"),
+        RETIRED_IDS,
     )

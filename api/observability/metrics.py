@@ -21,8 +21,8 @@ from sqlalchemy import func, select
 
 from api.db.models import Trial
 from api.fleet import service as fleet
-from api.observability.locks import LOCK_HELD
 from api.trials.events import EVENT_KINDS
+from api.trials.lock_timing import LOCK_HELD
 from caviar.states import TRIAL_STATES
 
 log = logging.getLogger("caviar.metrics")

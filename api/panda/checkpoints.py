@@ -2,21 +2,24 @@
 
 The bytes are stored once per content (sha256) in ``checkpoint_blobs``; a ``checkpoints`` row
 names a trial, the attempt that wrote it and its step. A write is fenced: the row is inserted
-only if the attempt is the trial's current one and the trial runs (one conditional statement).
-Each trial keeps its latest few checkpoints; blobs no checkpoint names any more are deleted.
+only if the attempt is the trial's current one, the claim its claim, and the trial runs (one
+conditional statement). Each trial keeps its latest few checkpoints; blobs no checkpoint names
+any more are deleted.
+
+Locks, in the trial life's order: the trial's row (the fence), then the blob's row
+(``api.db.blobs``).
 """
 
 from __future__ import annotations
-
-import hashlib
 
 from sqlalchemy import delete, select
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.orm import Session
 
+from api.db import blobs
 from api.db.models import Checkpoint, CheckpointBlob
 from api.errors import NotFound
-from api.trials import fence
+from api.trials import lifecycle
 from api.trials.service import get
 from caviar.schemas import CheckpointPublic
 
@@ -33,24 +36,23 @@ def public(c: Checkpoint, size: int) -> CheckpointPublic:
     )
 
 
-def _store_blob(session: Session, raw: bytes) -> str:
-    sha = hashlib.sha256(raw).hexdigest()
-    if session.get(CheckpointBlob, sha) is None:
-        session.add(CheckpointBlob(sha256=sha, size=len(raw), content=raw))
-        session.flush()
-    return sha
-
-
 def store(
-    session: Session, trial_id: int, attempt: int, step: int, raw: bytes, keep: int
+    session: Session,
+    trial_id: int,
+    attempt: int,
+    claim: str | None,
+    step: int,
+    raw: bytes,
+    keep: int,
 ) -> Checkpoint:
-    """Store a checkpoint of ``attempt`` at ``step``; 409 for a stale attempt or a trial that
-    does not run. Prunes the trial's checkpoints to the latest ``keep``."""
+    """Store a checkpoint of ``attempt`` at ``step``; 409 for a stale attempt, a missing or
+    wrong claim, or a trial that does not run. Prunes the trial's checkpoints to the latest
+    ``keep``."""
     get(session, trial_id)
     # The fence (which also beats the heart) leads: a requeue cannot slip in before the insert.
-    if not fence.fenced(session, trial_id, attempt):
-        raise fence.refusal(session, trial_id, attempt)
-    sha = _store_blob(session, raw)
+    if not lifecycle.fenced(session, trial_id, attempt, claim):
+        raise lifecycle.refusal(session, trial_id, attempt, claim)
+    sha = blobs.store(session, raw)
     row_id = session.execute(
         sa_insert(Checkpoint)
         .values(trial_id=trial_id, attempt=attempt, step=step, sha256=sha)
@@ -74,19 +76,7 @@ def prune(session: Session, trial_id: int, keep: int) -> None:
     if not old:
         return
     session.execute(delete(Checkpoint).where(Checkpoint.id.in_([c.id for c in old])))
-    drop_orphans(session, {c.sha256 for c in old})
-
-
-def drop_orphans(session: Session, shas: set[str]) -> None:
-    """Delete the blobs among ``shas`` that no checkpoint names any more."""
-    if not shas:
-        return
-    still_named = set(
-        session.scalars(select(Checkpoint.sha256).where(Checkpoint.sha256.in_(shas)).distinct())
-    )
-    orphans = shas - still_named
-    if orphans:
-        session.execute(delete(CheckpointBlob).where(CheckpointBlob.sha256.in_(orphans)))
+    blobs.drop_orphans(session, {c.sha256 for c in old})
 
 
 def latest(session: Session, trial_id: int, step: int | None = None) -> Checkpoint:
@@ -125,6 +115,7 @@ def list_for(session: Session, trial_id: int) -> list[Checkpoint]:
 
 def copy_to(session: Session, checkpoint: Checkpoint, trial_id: int, attempt: int) -> None:
     """Give ``trial_id`` the same state (a fork starts from its parent's checkpoint)."""
+    blobs.hold(session, checkpoint.sha256)
     session.add(
         Checkpoint(
             trial_id=trial_id, attempt=attempt, step=checkpoint.step, sha256=checkpoint.sha256

@@ -14,8 +14,9 @@ from api.openapi import responses
 from api.panda import checkpoints as checkpoint_service
 from api.panda import commands as command_service
 from api.panda import forks as fork_service
-from api.params import TrialId
-from api.publish import report_public, trial_public
+from api.params import ClaimHeader, TrialId
+from api.publish import command_public, report_public, trial_public
+from api.trials import delivery
 from api.trials import service as trial_service
 from caviar.bounds import DB_INT_MAX
 from caviar.schemas import (
@@ -50,7 +51,7 @@ def create_command(
     """``set`` live hyperparameters, ``pause``, ``resume`` or ``stop`` a trial. 422 names a
     hyperparameter that can't change live; 409 for a finished trial or a state conflict."""
     command, to_dispatch = command_service.create(session, trial_id, body)
-    answer = command_service.public(command)
+    answer = command_public(command)
     session.commit()
     dispatcher.dispatch(to_dispatch)
     return answer
@@ -83,7 +84,7 @@ def curve(
 )
 def list_commands(trial_id: TrialId, session: ReadSessionDep) -> CommandsPublic:
     """Every command given to the trial, oldest first, with what became of it."""
-    data = [command_service.public(c) for c in command_service.list_for(session, trial_id)]
+    data = [command_public(c) for c in command_service.list_for(session, trial_id)]
     return CommandsPublic(data=data, count=len(data))
 
 
@@ -91,12 +92,15 @@ def list_commands(trial_id: TrialId, session: ReadSessionDep) -> CommandsPublic:
     "/{trial_id}/poll",
     summary="Poll for commands between reports (workers)",
     response_model=PollAnswer,
-    responses=responses(400, 404, 422),
+    responses=responses(400, 404, 409, 422),
 )
-def poll(trial_id: TrialId, body: PollRequest, session: SessionDep) -> PollAnswer:
+def poll(
+    trial_id: TrialId, body: PollRequest, session: SessionDep, claim: ClaimHeader = None
+) -> PollAnswer:
     """A training process between reports: acknowledge ``applied``, learn the trial's state and
-    attempt and the pending commands. Cheap enough to call every second."""
-    answer = command_service.poll(session, trial_id, body.attempt, body.applied)
+    attempt and the pending commands. Cheap enough to call every second. A stale attempt learns
+    where the trial is and changes nothing; the current attempt without its claim gets 409."""
+    answer = delivery.poll(session, trial_id, body.attempt, claim, body.applied)
     session.commit()
     return answer
 
@@ -107,9 +111,12 @@ def poll(trial_id: TrialId, body: PollRequest, session: SessionDep) -> PollAnswe
     response_model=TrialPublic,
     responses=responses(400, 404, 409, 422),
 )
-def paused(trial_id: TrialId, body: PauseRequest, session: SessionDep) -> TrialPublic:
-    """The trainer paused after ``step`` with its checkpoint stored: the trial frees its worker."""
-    trial = command_service.paused(session, trial_id, body.attempt, body.step, body.applied)
+def paused(
+    trial_id: TrialId, body: PauseRequest, session: SessionDep, claim: ClaimHeader = None
+) -> TrialPublic:
+    """The trainer paused after ``step`` with its checkpoint stored: the trial frees its worker.
+    409 for a stale attempt, a missing or wrong claim, or a trial that does not run."""
+    trial = delivery.paused(session, trial_id, body.attempt, claim, body.step, body.applied)
     answer = trial_public(trial)
     session.commit()
     return answer
@@ -157,9 +164,11 @@ async def put_checkpoint(
     trial_id: TrialId,
     attempt: Annotated[int, Query(ge=1, le=DB_INT_MAX)],
     step: Annotated[int, Query(ge=0, le=DB_INT_MAX)],
+    claim: ClaimHeader = None,
 ) -> Response:
     """Store the trainer's state (the body, an npz) after ``step`` reports. 409 for a stale
-    attempt or a trial that does not run; 413 over ``CAVIAR_MAX_CHECKPOINT_BYTES``."""
+    attempt, a missing or wrong claim, or a trial that does not run; 413 over
+    ``CAVIAR_MAX_CHECKPOINT_BYTES``."""
     settings = request.app.state.settings
     raw = await read_limited(request, settings.max_checkpoint_bytes, "the checkpoint")
     db = request.app.state.db
@@ -167,7 +176,7 @@ async def put_checkpoint(
     def store() -> CheckpointPublic:
         with db.session() as session:
             c = checkpoint_service.store(
-                session, trial_id, attempt, step, raw, settings.checkpoints_kept
+                session, trial_id, attempt, claim, step, raw, settings.checkpoints_kept
             )
             answer = checkpoint_service.public(c, len(raw))
             session.commit()

@@ -26,9 +26,8 @@ from api.db.session import Database
 from api.errors import Conflict
 from api.retests import rounds as retest_rounds
 from api.retests.schedule import completed_search_trials, next_due
-from api.studies.scheduling import lock
 from api.trials.dispatch import Dispatcher
-from api.trials.study import config_of
+from api.trials.study import config_of, lock
 
 log = logging.getLogger("caviar.retest")
 LEASE = "retest"

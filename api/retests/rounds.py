@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 import numpy as np
-from sqlalchemy import exists, func, insert, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from api.datasets import service as dataset_service
@@ -26,8 +26,8 @@ from api.search.base import RegionView
 from api.search.transforms import from_unit
 from api.studies import regions as region_service
 from api.studies.ranking import best_first
-from api.studies.scheduling import lock
-from api.trials.study import config_of
+from api.trials import lifecycle
+from api.trials.study import config_of, lock
 from caviar.retest_schemas import Origin, RetestConfig, RoundPublic, RoundResult, RoundTrigger
 from caviar.schemas import Best
 from caviar.space import CategoricalParam
@@ -108,6 +108,8 @@ def start(
     """Start a round now (409 while the study's previous round runs, or with nothing to re-test).
     Returns the round and its trials to dispatch after commit (none for external studies)."""
     study = lock(session, study_id)
+    if study.status == "cancelled":
+        raise Conflict(f"study {study_id} is cancelled: it is not re-tested", field="status")
     previous = running_round(session, study_id)
     if previous is not None:
         raise Conflict(
@@ -151,29 +153,20 @@ def start(
     )
     session.add(rnd)
     session.flush()
-    rows = []
-    next_number = study.trial_count
-    for params, _, region in groups:
-        for _ in range(retest.repeats):
-            rows.append(
-                {
-                    "study_id": study_id,
-                    "number": next_number,
-                    "params": params,
-                    "state": "queued",
-                    "attempt": 1,
-                    "stage": region.stage if region else 0,
-                    "region_id": region.id if region else None,
-                    "dispatch_count": 0,
-                    "retest_round_id": rnd.id,
-                }
+    trials = lifecycle.create(
+        session,
+        study,
+        [
+            lifecycle.NewTrial(
+                params=params,
+                stage=region.stage if region else 0,
+                region_id=region.id if region else None,
+                kind="retest",
+                retest_round_id=rnd.id,
             )
-            next_number += 1
-    study.retest_trials += next_number - study.trial_count
-    study.trial_count = next_number
-    trials = sorted(
-        session.scalars(insert(Trial).values(dispatched_at=db_now()).returning(Trial), rows).all(),
-        key=lambda t: t.number,
+            for params, _, region in groups
+            for _ in range(retest.repeats)
+        ],
     )
     results, at = [], 0
     for params, origin, _ in groups:
@@ -292,13 +285,14 @@ def list_rounds(
     return list(rows), count
 
 
+@dataset_service.on_new_version
 def on_new_version(session: Session, dataset_name: str) -> list[Trial]:
     """A new version of ``dataset_name`` was stored: start a ``new_data`` round in each study
     that asked for it. A study whose round still runs gets its next round as soon as that one
     finishes (its due time becomes now)."""
     to_send: list[Trial] = []
-    rows = session.execute(select(Study.id, Study.config)).all()
-    for study_id, raw in rows:
+    rows = session.execute(select(Study.id, Study.config).where(Study.status != "cancelled"))
+    for study_id, raw in rows.all():
         retest = raw.get("retest") or {}
         if not retest.get("on_new_data"):
             continue

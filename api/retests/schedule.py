@@ -12,8 +12,7 @@ from api.db.base import UTCDateTime
 from api.db.clock import db_now
 from api.db.models import Study, Trial
 from api.errors import FieldError
-from api.studies.scheduling import lock
-from api.trials.study import config_of
+from api.trials.study import config_of, lock
 from caviar.retest_schemas import RetestConfig, StudyUpdate
 from caviar.schemas import StudyCreate, TrainObjective
 from caviar.trainer_params import BUILTIN_DATASETS

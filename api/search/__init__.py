@@ -2,7 +2,7 @@
 
 - ``base``: the strategy contract (``BaseStrategy.suggest``, ``SearchState``, ``RegionView``).
 - ``transforms`` / ``encoding``: real ↔ unit maps per scale; a matrix view of a space.
-- ``random_sampler``, ``grid_sampler``, ``coarse_to_fine``: the strategies.
+- ``random_search``, ``grid``, ``coarse_to_fine``: the strategies (``<Name>Strategy``).
 - ``regions``: how coarse-to-fine derives a region; ``region_samplers`` and
   ``gaussian_process``: how points are drawn inside one.
 - ``pruners``: early stopping (median, ASHA).

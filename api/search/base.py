@@ -40,13 +40,16 @@ class RegionView:
     """A region of the space: unit-space bounds per numeric param, choices per categorical.
 
     ``id`` is None for a region this call drafted; the service stores it and fills the id.
+    ``defining_numbers``: the numbers of the trials whose results chose a drafted region (the
+    search knows trials by number); the stored region keeps their ids (``defined_by``), and a
+    view loaded from it leaves this empty, so a field never mixes numbers and ids.
     """
 
     stage: int
     unit_bounds: dict[str, tuple[float, float]]
     choices: dict[str, list[Any]] = field(default_factory=dict)
     parent_id: int | None = None
-    defining_trials: list[int] = field(default_factory=list)
+    defining_numbers: list[int] = field(default_factory=list)
     id: int | None = None
     details: dict[str, Any] = field(default_factory=dict)
 

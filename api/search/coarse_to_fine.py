@@ -75,7 +75,7 @@ def make_region_sampler(name: str) -> BaseRegionSampler:
     raise ValueError(f"unknown region sampler {name!r}")
 
 
-class CoarseToFineSampler(BaseStrategy):
+class CoarseToFineStrategy(BaseStrategy):
     def __init__(
         self,
         *,

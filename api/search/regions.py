@@ -104,7 +104,7 @@ def derive_region(
         unit_bounds=bounds,
         choices=choices,
         parent_id=parent.id,
-        defining_trials=[o.number for o in top],
+        defining_numbers=[o.number for o in top],
         details={
             "rule": "top trials of the parent, widened by margin x parent width, clipped to it",
             "pool_size": size,

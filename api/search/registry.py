@@ -4,20 +4,20 @@
 from __future__ import annotations
 
 from api.search.base import BaseStrategy
-from api.search.coarse_to_fine import CoarseToFineSampler
-from api.search.grid_sampler import GridSampler
+from api.search.coarse_to_fine import CoarseToFineStrategy
+from api.search.grid import GridStrategy
 from api.search.pruners import AshaPruner, BasePruner, MedianPruner, NopPruner
-from api.search.random_sampler import RandomSampler
+from api.search.random_search import RandomStrategy
 from caviar import search_config as cfg
 
 
 def make_strategy(options: object) -> BaseStrategy:
     if isinstance(options, cfg.RandomStrategy):
-        return RandomSampler()
+        return RandomStrategy()
     if isinstance(options, cfg.GridStrategy):
-        return GridSampler(points_per_param=options.points_per_param)
+        return GridStrategy(points_per_param=options.points_per_param)
     if isinstance(options, cfg.CoarseToFineStrategy):
-        return CoarseToFineSampler(
+        return CoarseToFineStrategy(
             stage_trials=options.stage_trials,
             top_fraction=options.top_fraction,
             margin=options.margin,

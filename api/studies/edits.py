@@ -13,6 +13,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.db.blobs import drop_orphans
 from api.db.models import (
     Checkpoint,
     Region,
@@ -24,7 +25,6 @@ from api.db.models import (
     TrialReport,
 )
 from api.errors import Conflict
-from api.panda.checkpoints import drop_orphans
 from caviar.states import UNFINISHED
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from api.db.models import Study, Trial
 from api.search.base import SearchState
-from api.search.coarse_to_fine import CoarseToFineSampler
+from api.search.coarse_to_fine import CoarseToFineStrategy
 from api.search.registry import make_strategy
 from api.studies.search_history import HISTORY
 from api.trials.study import config_of
@@ -23,14 +23,14 @@ _LOCK = threading.Lock()
 
 
 def recommendation(session: Session, study: Study) -> Recommended | None:
-    """A coarse_to_fine study's recommended trial (see ``CoarseToFineSampler.recommend``), its
+    """A coarse_to_fine study's recommended trial (see ``CoarseToFineStrategy.recommend``), its
     expected value in the study's direction; None for other strategies or without a trial.
 
     The answer is kept per study and finished-trial count (finished trials never change), so a
     study read refits the model only after a trial finished."""
     config = config_of(study)
     strategy = make_strategy(config.strategy)
-    if not isinstance(strategy, CoarseToFineSampler):
+    if not isinstance(strategy, CoarseToFineStrategy):
         return None
     table = HISTORY.table(session, study, config)
     table = table.where(table.number >= 0)  # a warm start's earlier results are not trials here
@@ -53,7 +53,7 @@ def recommendation(session: Session, study: Study) -> Recommended | None:
 
 
 def _recommend(
-    session: Session, study: Study, strategy: CoarseToFineSampler, state: SearchState
+    session: Session, study: Study, strategy: CoarseToFineStrategy, state: SearchState
 ) -> Recommended | None:
     rec = strategy.recommend(state)
     if rec is None:

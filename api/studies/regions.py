@@ -61,7 +61,6 @@ def to_view(region: Region) -> RegionView:
         unit_bounds={k: (v[0], v[1]) for k, v in region.unit_bounds.items()},
         choices=choices,
         parent_id=region.parent_id,
-        defining_trials=list(region.defining_trials),
         id=region.id,
         details=details,
     )
@@ -113,7 +112,7 @@ def _copy(view: RegionView) -> RegionView:
         view,
         unit_bounds=dict(view.unit_bounds),
         choices=dict(view.choices),
-        defining_trials=list(view.defining_trials),
+        defining_numbers=list(view.defining_numbers),
         details=dict(view.details),
     )
 

@@ -13,13 +13,14 @@ from api.publish import trial_public
 from api.retests import schedule as retest_schedule
 from api.studies import edits as study_edits
 from api.studies import regions as region_service
+from api.studies import scheduling
 from api.studies import service as study_service
 from api.studies.recommendation import recommendation
-from api.studies.scheduling import lock
-from api.trials import service as trial_service
+from api.trials.study import lock
 from caviar.bounds import DB_INT_MAX
 from caviar.retest_schemas import StudyUpdate
 from caviar.schemas import (
+    AskAnswer,
     AskRequest,
     RegionPublic,
     StudiesPublic,
@@ -143,20 +144,26 @@ def list_trials(
 @router.post(
     "/{study_id}/ask",
     summary="Ask for trials to run (external objective)",
-    response_model=TrialsPublic,
+    response_model=AskAnswer,
     responses=responses(400, 404, 409, 422),
 )
 def ask(
     study_id: StudyId, body: AskRequest, session: SessionDep, reader: ReadSessionDep
-) -> TrialsPublic:
-    """Hand out up to ``count`` running trials, requeued ones first; 409 when the study's
-    objective is not ``external``."""
+) -> AskAnswer:
+    """Hand out up to ``count`` running trials, requeued ones first, each with its ``claim``;
+    409 when the study's objective is not ``external``. Nothing to hand out: ``retry_after``
+    seconds when the study still needs clients (trials paused, queued or in flight), none when
+    it has finished."""
     # The suggestions are computed first, without the study's write lock; the write only
     # checks that they still hold, allocates the numbers and stores the trials.
-    ahead = trial_service.plan_ask(reader, study_id, body.count)
+    ahead = scheduling.plan_ask(reader, study_id, body.count)
     reader.rollback()
-    trials = trial_service.ask(session, study_id, body.count, ahead)
-    answer = TrialsPublic(data=[trial_public(t) for t in trials], count=len(trials))
+    trials = scheduling.ask(session, study_id, body.count, ahead)
+    answer = AskAnswer(
+        data=[trial_public(t, claim=True) for t in trials],
+        count=len(trials),
+        retry_after=None if trials else scheduling.retry_after(session, study_id),
+    )
     session.commit()
     return answer
 

@@ -9,34 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.db.clock import db_now
 from api.db.models import Region, Study, Trial
-from api.errors import NotFound
-from api.observability import locks
+from api.errors import Conflict
 from api.search.base import Observation, PendingTrial, RegionView, SearchState, Suggestion
 from api.search.registry import make_strategy
 from api.search.transforms import to_unit
 from api.studies import regions as region_service
 from api.studies.search_history import HISTORY
-from api.trials.study import config_of
+from api.trials import hooks, lifecycle
+from api.trials.study import config_of, lock
 from caviar.schemas import StudyCreate
-from caviar.states import IN_FLIGHT
-
-
-def lock(session: Session, study_id: int, operation: str = "other") -> Study:
-    """Load a study holding its row lock for the rest of the transaction (timed, from here to
-    the commit, into ``caviar_study_lock_held_seconds`` under ``operation``)."""
-    query = select(Study).where(Study.id == study_id).with_for_update()
-    # Fresh under the lock, even when the session loaded the study before.
-    study = session.scalars(query.execution_options(populate_existing=True)).first()
-    if study is None:
-        raise NotFound("study", study_id)
-    strategy = study.config.get("strategy", {}).get("name", "") if study.config else ""
-    locks.locked(session, operation, str(strategy))
-    return study
+from caviar.states import IN_FLIGHT, UNFINISHED
 
 
 def in_flight(session: Session, study_id: int) -> int:
@@ -128,11 +114,11 @@ def create_trials(
     config: StudyCreate,
     count: int,
     *,
-    state: str,
+    running: bool = False,
     plan: Plan | None = None,
 ) -> list[Trial]:
     """Create ``count`` trials with the next numbers, params from the study's strategy (from
-    ``plan`` when it still holds)."""
+    ``plan`` when it still holds); ``running``: handed out at once (``ask``)."""
     if count <= 0:
         return []
     space = dict(config.space)
@@ -147,13 +133,12 @@ def create_trials(
         suggestions = plan.suggestions
     else:
         suggestions = _suggest(session, study, config, numbers)[1]
-    study.trial_count += count
     for s in suggestions:
         if s.region.id is None:
             ids = dict(
                 session.execute(
                     select(Trial.number, Trial.id).where(
-                        Trial.study_id == study.id, Trial.number.in_(s.region.defining_trials)
+                        Trial.study_id == study.id, Trial.number.in_(s.region.defining_numbers)
                     )
                 ).all()
             )
@@ -162,32 +147,16 @@ def create_trials(
                 study.id,
                 space,
                 s.region,
-                [ids[n] for n in s.region.defining_trials if n in ids],
+                [ids[n] for n in s.region.defining_numbers if n in ids],
             )
-    # One INSERT … RETURNING: the rows come back whole, database-clock timestamps included,
-    # so nothing is lazily loaded (and no transaction reopened) after the request commits.
-    stamps = (
-        {"started_at": db_now(), "heartbeat_at": db_now()}
-        if state == "running"
-        else {"dispatched_at": db_now()}  # sent right after commit
-    )
-    rows = [
-        {
-            "study_id": study.id,
-            "number": s.number,
-            "params": s.params,
-            "state": state,
-            "attempt": 1,
-            "stage": s.region.stage,
-            "region_id": s.region.id,
-            "dispatch_count": 0,
-        }
+    new = [
+        lifecycle.NewTrial(params=s.params, stage=s.region.stage, region_id=s.region.id)
         for s in suggestions
     ]
-    created = session.scalars(insert(Trial).values(**stamps).returning(Trial), rows).all()
-    return sorted(created, key=lambda t: t.number)
+    return lifecycle.create(session, study, new, running=running)
 
 
+@hooks.on_finish
 def top_up(session: Session, study: Study, config: StudyCreate | None = None) -> list[Trial]:
     """Keep up to ``parallelism`` trials in flight until ``max_trials``; mark completion.
 
@@ -204,7 +173,7 @@ def top_up(session: Session, study: Study, config: StudyCreate | None = None) ->
     new: list[Trial] = []
     if not external:
         room = min(config.parallelism - flying, config.max_trials - search_trials(study))
-        new = create_trials(session, study, config, room, state="queued")
+        new = create_trials(session, study, config, room)
         flying += len(new)
     if (
         flying == 0
@@ -217,3 +186,82 @@ def top_up(session: Session, study: Study, config: StudyCreate | None = None) ->
 
 def region_of(session: Session, region_id: int | None) -> Region | None:
     return session.get(Region, region_id) if region_id is not None else None
+
+
+def plan_ask(session: Session, study_id: int, count: int) -> Plan | None:
+    """The suggestions ``ask`` would make for its new trials, computed in a read transaction
+    without the study's lock (None when it would make none or refuse)."""
+    study = session.get(Study, study_id)
+    if study is None or study.status != "running":
+        return None
+    config = config_of(study)
+    if config.objective.kind != "external":
+        return None
+    queued = session.scalar(
+        select(func.count()).where(Trial.study_id == study_id, Trial.state == "queued")
+    )
+    room = min(count - min(queued or 0, count), config.max_trials - search_trials(study))
+    return plan(session, study, config, room) if room > 0 else None
+
+
+def ask(session: Session, study_id: int, count: int, ahead: Plan | None = None) -> list[Trial]:
+    """Hand out up to ``count`` running trials of an external study, each with its claim:
+    waiting ones (requeued, resumed) first.
+
+    A study that is no longer running hands out only a re-test round's requeued trials, and
+    otherwise an empty list (not an error), so a client's ``while trials := ask(...)`` loop
+    ends cleanly when the study completes. ``ahead`` (from ``plan_ask``) saves the suggestion
+    work under the lock when it still holds.
+    """
+    study = lock(session, study_id, "ask")
+    config = config_of(study)
+    if config.objective.kind != "external":
+        raise Conflict(
+            f"study {study_id} has a {config.objective.kind!r} objective, run by Caviar's "
+            "workers; ask is for studies whose objective is 'external'",
+            field="objective.kind",
+        )
+    # Found by state and sorted here: ORDER BY number would let SQLite walk the whole study.
+    queued = session.scalars(
+        select(Trial).where(Trial.study_id == study_id, Trial.state == "queued")
+    ).all()
+    waiting = sorted(queued, key=lambda t: t.number)[:count]
+    if study.status != "running" and not waiting:  # a re-test round may run on any study
+        return []
+    requeued = lifecycle.hand_out(session, waiting)
+    room = min(count - len(requeued), config.max_trials - search_trials(study))
+    room = room if study.status == "running" else 0
+    fresh = create_trials(session, study, config, room, running=True, plan=ahead)
+    return requeued + fresh
+
+
+@hooks.before_finish
+def read_history(session: Session, trial_id: int) -> None:
+    """A worker-run study's tell suggests its next trials under the study's lock: bring the
+    api's kept history of the trial's study up to date first, in a read session (a process's
+    first read of a large study's history takes seconds; under the lock the tell then reads only
+    the newest trials)."""
+    study = session.scalar(select(Study).join(Trial).where(Trial.id == trial_id))
+    if study is None or study.status != "running":
+        return
+    if (study.config or {}).get("objective", {}).get("kind") == "external":
+        return  # its tell suggests nothing: no config to validate on this hot path
+    config = config_of(study)
+    if make_strategy(config.strategy).needs_history:
+        HISTORY.read(session, study, config)
+
+
+#: Seconds an ``ask`` that found nothing tells its client to wait before asking again.
+RETRY_AFTER = 2.0
+
+
+def retry_after(session: Session, study_id: int) -> float | None:
+    """``RETRY_AFTER`` while the study (or a re-test round of it) still has unfinished trials,
+    paused, queued or in flight, that a client may get later; None once nothing is left."""
+    study = session.get(Study, study_id)
+    if study is None or study.status == "cancelled":
+        return None
+    unfinished = session.scalar(
+        select(func.count()).where(Trial.study_id == study_id, Trial.state.in_(UNFINISHED))
+    )
+    return RETRY_AFTER if unfinished or study.status == "running" else None

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, case, func, null, select, type_coerce
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, ScalarSelect, case, exists, func, null, select, type_coerce
+from sqlalchemy.orm import Session, aliased
 
 from api.db.models import Study, Trial, TrialReport
 from api.search.base import Observation
@@ -104,14 +104,18 @@ class SearchHistory:
                 new = entry.added[done:]
                 if new:
                     curve = dict(curve)
-                    q = (  # the attempt that finished the trial
-                        select(TrialReport.trial_id, TrialReport.value)
-                        .join(Trial, Trial.id == TrialReport.trial_id)
-                        .where(
-                            TrialReport.study_id == study.id,
-                            TrialReport.step == step,
-                            TrialReport.attempt == Trial.attempt,
-                        )
+                    newer = aliased(TrialReport)
+                    q = select(TrialReport.trial_id, TrialReport.value).where(
+                        TrialReport.study_id == study.id,
+                        TrialReport.step == step,
+                        # from the latest attempt that reported the step, as the served curve
+                        # and the pruner read it: a resumed or requeued trial keeps the values
+                        # its earlier attempts reported below its checkpoint
+                        ~exists().where(
+                            newer.trial_id == TrialReport.trial_id,
+                            newer.step == TrialReport.step,
+                            newer.attempt > TrialReport.attempt,
+                        ),
                     )
                     if len(new) <= _IN_LIST:
                         q = q.where(TrialReport.trial_id.in_(new))
@@ -198,10 +202,15 @@ def learned() -> ColumnElement[bool]:
 
 
 def _last_step() -> ScalarSelect[Any]:
-    """The last step reported by the attempt that finished the trial (the reports' key)."""
+    """The last step of the trial's served curve: the highest step of its latest attempt that
+    reported (the attempt that finished it may have reported nothing)."""
+    latest = aliased(TrialReport)
+    last_attempt = (
+        select(func.max(latest.attempt)).where(latest.trial_id == Trial.id).scalar_subquery()
+    )
     return (
         select(func.max(TrialReport.step))
-        .where(TrialReport.trial_id == Trial.id, TrialReport.attempt == Trial.attempt)
+        .where(TrialReport.trial_id == Trial.id, TrialReport.attempt == last_attempt)
         .scalar_subquery()
     )
 
@@ -251,14 +260,14 @@ def _load(
         rows = session.execute(select(*columns, _last_step()).where(Trial.id.in_(ids))).all()
     else:
         wanted = set(ids)
-        steps = dict(
-            session.execute(
-                select(TrialReport.trial_id, func.max(TrialReport.step))
-                .join(Trial, Trial.id == TrialReport.trial_id)
-                .where(TrialReport.study_id == study.id, TrialReport.attempt == Trial.attempt)
-                .group_by(TrialReport.trial_id)
-            ).all()
-        )
+        steps: dict[int, int] = {}
+        for trial_id, _, step in session.execute(  # the latest attempt's last step, per trial
+            select(TrialReport.trial_id, TrialReport.attempt, func.max(TrialReport.step))
+            .where(TrialReport.study_id == study.id)
+            .group_by(TrialReport.trial_id, TrialReport.attempt)
+            .order_by(TrialReport.trial_id, TrialReport.attempt)
+        ):
+            steps[trial_id] = step
         rows = [
             (*row, steps.get(row[0]))
             for row in session.execute(

@@ -5,12 +5,11 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.datasets import service as dataset_service
-from api.db.clock import db_now
-from api.db.models import RetestRound, Study, Trial, TrialCommand
+from api.db.models import RetestRound, Study, Trial
 from api.errors import Conflict, FieldError, FieldErrors, NotFound
 from api.retests import rounds as retest_rounds
 from api.retests import schedule as retest_schedule
@@ -20,9 +19,10 @@ from api.studies import regions as region_service
 from api.studies import warm_start
 from api.studies.ranking import best_first
 from api.studies.scheduling import top_up
+from api.trials import lifecycle
 from api.trials.study import config_of
 from caviar.schemas import Best, StudyCreate, StudyPublic, TrainObjective
-from caviar.states import TRIAL_STATES, UNFINISHED
+from caviar.states import TRIAL_STATES
 from caviar.trainer_params import BUILTIN_DATASETS
 
 DEFAULT_GRACE = 120.0
@@ -101,18 +101,7 @@ def cancel(session: Session, study: Study) -> None:
     if study.status == "completed":
         raise Conflict(f"study {study.id} is already completed", field="status")
     study.status = "cancelled"
-    unfinished = select(Trial.id).where(Trial.study_id == study.id, Trial.state.in_(UNFINISHED))
-    session.execute(
-        update(TrialCommand)
-        .where(TrialCommand.trial_id.in_(unfinished.scalar_subquery()))
-        .where(TrialCommand.state == "pending")
-        .values(state="rejected", applied_at=db_now(), reason="the study was cancelled")
-    )
-    session.execute(
-        update(Trial)
-        .where(Trial.study_id == study.id, Trial.state.in_(UNFINISHED))
-        .values(state="cancelled", finished_at=db_now())
-    )
+    lifecycle.cancel_study(session, study)
 
 
 def best(session: Session, study: Study) -> Best | None:

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from api.db.clock import db_now
 from api.db.models import Region, Study, Trial
 from api.errors import FieldError
 from api.search.base import Observation
 from api.search.transforms import Param, from_unit, to_unit
 from api.studies.ranking import best_first
+from api.trials import lifecycle
 from caviar.retest_schemas import WarmStartReport
 from caviar.schemas import StudyCreate
 from caviar.space import CategoricalParam, IntParam
@@ -118,23 +117,11 @@ def first_trials(
     ).model_dump()
     if not chosen:
         return []
-    start = study.trial_count
-    study.trial_count += len(chosen)
-    values = [
-        {
-            "study_id": study.id,
-            "number": start + i,
-            "params": params,
-            "state": "queued",
-            "attempt": 1,
-            "stage": region.stage,
-            "region_id": region.id,
-            "dispatch_count": 0,
-        }
-        for i, params in enumerate(chosen)
+    new = [
+        lifecycle.NewTrial(params=params, stage=region.stage, region_id=region.id)
+        for params in chosen
     ]
-    created = session.scalars(insert(Trial).values(dispatched_at=db_now()).returning(Trial), values)
-    return sorted(created.all(), key=lambda t: t.number)
+    return lifecycle.create(session, study, new)
 
 
 def observations(session: Session, config: StudyCreate) -> list[Observation]:

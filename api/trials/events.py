@@ -7,7 +7,16 @@ from sqlalchemy.orm import Session
 
 from api.db.models import TrialEvent
 
-EVENT_KINDS = ("claimed", "reclaimed", "requeued", "failed", "resent")
+EVENT_KINDS = (
+    "claimed",
+    "reclaimed",
+    "requeued",
+    "failed",
+    "resent",
+    "paused",
+    "resumed",
+    "stopped",
+)
 
 
 def record(

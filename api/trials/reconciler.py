@@ -11,16 +11,14 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 
-from api.db.clock import db_now, seconds_since
+from api.db.clock import seconds_since
 from api.db.models import Study, Trial, TrialEvent
 from api.db.session import Database
-from api.panda.commands import close_pending, reopen_unsaved
-from api.studies.scheduling import lock, top_up
-from api.trials import events, fence
+from api.trials import hooks, lifecycle
 from api.trials.dispatch import Dispatcher
-from api.trials.study import config_of
+from api.trials.study import config_of, lock
 
 log = logging.getLogger("caviar.reconciler")
 
@@ -51,7 +49,7 @@ def reap_silent(db: Database, dispatcher: Dispatcher) -> Pass:
                 seconds_since(Trial.heartbeat_at) > Study.heartbeat_grace,
             )
         ).all()
-    for trial_id, attempt, study_id, worker, grace in silent:
+    for trial_id, attempt, study_id, _worker, grace in silent:
         to_send: list[Trial] = []
         with db.session() as s:
             study = lock(s, study_id)
@@ -68,41 +66,16 @@ def reap_silent(db: Database, dispatcher: Dispatcher) -> Pass:
                 f"no heartbeat for {grace:g} s on attempt {attempt} "
                 f"(silent {tries} of {config.max_attempts} tries)"
             )
-            values: dict[str, object] = (
-                {"state": "failed", "finished_at": db_now(), "error": reason}
-                if exhausted
-                else fence.next_attempt(attempt)
+            won = lifecycle.requeue_silent(
+                s, trial_id, attempt, grace, last_try=exhausted, reason=reason
             )
-            won = s.execute(
-                update(Trial)
-                .where(
-                    Trial.id == trial_id,
-                    Trial.attempt == attempt,
-                    Trial.state == "running",
-                    seconds_since(Trial.heartbeat_at) > grace,
-                )
-                .values(**values)
-            ).rowcount
-            if won:
-                kind = "failed" if exhausted else "requeued"
-                events.record(
-                    s,
-                    trial_id=trial_id,
-                    study_id=study_id,
-                    attempt=attempt,
-                    kind=kind,
-                    reason=reason,
-                    worker=worker,
-                )
-                if exhausted:
-                    out.failed += 1
-                    close_pending(s, trial_id, f"the trial failed first: {reason}")
-                    to_send = top_up(s, study, config)
-                else:
-                    out.requeued += 1
-                    reopen_unsaved(s, trial_id)
-                    if config.objective.kind != "external":
-                        to_send = [s.get_one(Trial, trial_id)]
+            if won and exhausted:
+                out.failed += 1
+                to_send = hooks.refill(s, study)
+            elif won:
+                out.requeued += 1
+                if config.objective.kind != "external":
+                    to_send = [s.get_one(Trial, trial_id)]
             s.commit()
         dispatcher.dispatch(to_send)
     return out
@@ -123,9 +96,10 @@ class LostMessages:
     depth, so they are never resent. A duplicate is harmless: starting a trial is a claim
     that only one message wins.
 
-    When the depth cannot be measured, and for a shortfall hidden by stale duplicates in the
-    queue, the slow path remains: a queued trial whose message has not started after
-    ``after`` seconds is sent again, the wait doubling with each send.
+    When the depth cannot be measured, the slow path remains: a queued trial whose message has
+    not started after ``after`` seconds is sent again, the wait doubling with each send. While
+    it can be, a trial that merely waits its turn is never resent, however long it waits (a
+    shortfall hidden by stale duplicates shows once workers have drained them).
     """
 
     after: float
@@ -138,6 +112,7 @@ class LostMessages:
                 .join(Study, Study.id == Trial.study_id)
                 .where(
                     Trial.state == "queued",
+                    Study.status != "cancelled",
                     or_(Study.status == "running", Trial.retest_round_id.is_not(None)),
                 )
                 .order_by(Trial.dispatched_at, Trial.id)
@@ -147,9 +122,14 @@ class LostMessages:
         ]
         unsent = [t for t, _ in queued if t.dispatched_at is None]
         sent = [(t, age) for t, age in queued if t.dispatched_at is not None]
-        overdue = [t for t, age in sent if age > self.after * 2 ** max(t.dispatch_count - 1, 0)]
         missing: list[Trial] = []
         depth = dispatcher.queue_depth()
+        # Waiting is not lost: while the depth is measured, only a shortfall resends.
+        overdue = [
+            t
+            for t, age in sent
+            if depth is None and age > self.after * 2 ** max(t.dispatch_count - 1, 0)
+        ]
         shortfall = 0 if depth is None else max(len(sent) - depth, 0)
         if shortfall and self._shortfall:
             missing = [t for t, _ in sent][: min(shortfall, self._shortfall)]
@@ -166,15 +146,7 @@ class LostMessages:
         if not due:
             return 0
         with db.session() as s:
-            for t in due:
-                events.record(
-                    s,
-                    trial_id=t.id,
-                    study_id=t.study_id,
-                    attempt=t.attempt,
-                    kind="resent",
-                    reason=why[t.id],
-                )
+            lifecycle.resent(s, due, why)
             s.commit()
         dispatcher.dispatch(due)
         return len(due)

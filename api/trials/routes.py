@@ -6,9 +6,9 @@ from fastapi import APIRouter
 
 from api.deps import DispatcherDep, ReadSessionDep, SessionDep
 from api.openapi import responses
-from api.panda import commands as command_service
-from api.params import TrialId
+from api.params import ClaimHeader, TrialId
 from api.publish import report_public, trial_public
+from api.trials import delivery, hooks
 from api.trials import service as trial_service
 from caviar.schemas import (
     HeartbeatAnswer,
@@ -39,10 +39,13 @@ def get_trial(trial_id: TrialId, session: ReadSessionDep) -> TrialPublic:
     responses=responses(400, 404, 409, 422),
 )
 def start(trial_id: TrialId, body: StartRequest, session: SessionDep) -> TrialPublic:
-    """A worker claims its queued trial; the same worker may repeat its claim of the same
-    attempt. 409 if this attempt is stale, claimed by another worker, or the trial belongs to
-    an external study (whose clients use ask)."""
-    answer = trial_public(trial_service.start(session, trial_id, body.attempt, body.worker))
+    """A worker claims its queued trial; the answer carries the attempt's ``claim``, to send in
+    the ``Caviar-Claim`` header of each of the attempt's later writes. The same worker may
+    repeat its claim of the same attempt with the same ``nonce`` and gets the same claim. 409
+    if this attempt is stale, claimed by someone else, or the trial belongs to an external
+    study (whose clients use ask)."""
+    trial = trial_service.start(session, trial_id, body.attempt, body.worker, body.nonce)
+    answer = trial_public(trial, claim=True)
     session.commit()
     return answer
 
@@ -53,11 +56,13 @@ def start(trial_id: TrialId, body: StartRequest, session: SessionDep) -> TrialPu
     response_model=HeartbeatAnswer,
     responses=responses(400, 404, 409, 422),
 )
-def heartbeat(trial_id: TrialId, body: HeartbeatRequest, session: SessionDep) -> HeartbeatAnswer:
+def heartbeat(
+    trial_id: TrialId, body: HeartbeatRequest, session: SessionDep, claim: ClaimHeader = None
+) -> HeartbeatAnswer:
     """The attempt is alive and working; the answer carries the pending commands. 409 when it
-    is fenced off: the worker stops."""
-    answer = trial_service.heartbeat(session, trial_id, body)
-    answer.commands = command_service.deliver(session, trial_id, [])
+    is fenced off (a stale attempt, a missing or wrong claim): the worker stops."""
+    answer = trial_service.heartbeat(session, trial_id, body, claim)
+    answer.commands = delivery.deliver(session, trial_id, [])
     session.commit()
     return answer
 
@@ -68,11 +73,13 @@ def heartbeat(trial_id: TrialId, body: HeartbeatRequest, session: SessionDep) ->
     response_model=ReportAnswer,
     responses=responses(400, 404, 409, 422),
 )
-def report(trial_id: TrialId, body: ReportCreate, session: SessionDep) -> ReportAnswer:
+def report(
+    trial_id: TrialId, body: ReportCreate, session: SessionDep, claim: ClaimHeader = None
+) -> ReportAnswer:
     """Store the value at ``step`` (a heartbeat too); the answer says whether to prune. 409 when
-    the attempt is stale or the trial is not running."""
-    answer = trial_service.report(session, trial_id, body)
-    answer.commands = command_service.deliver(session, trial_id, body.applied)
+    the attempt is stale, the claim missing or wrong, or the trial not running."""
+    answer = trial_service.report(session, trial_id, body, claim)
+    answer.commands = delivery.deliver(session, trial_id, body.applied)
     session.commit()
     return answer
 
@@ -102,12 +109,13 @@ def tell(
     reader: ReadSessionDep,
     session: SessionDep,
     dispatcher: DispatcherDep,
+    claim: ClaimHeader = None,
 ) -> TrialPublic:
     """Completed (with its value), pruned or failed; telling the same outcome again is harmless,
-    a different one answers 409. Queues the study's next trials."""
-    trial_service.read_history(reader, trial_id)  # before the write (and the study's lock)
-    trial, queued = trial_service.tell(session, trial_id, body)
-    command_service.close_pending(session, trial_id, f"the trial finished first ({trial.state})")
+    a different one answers 409, and so does a missing or wrong claim. Queues the study's next
+    trials."""
+    hooks.prepare(reader, trial_id)  # before the write (and the study's lock)
+    trial, queued = trial_service.tell(session, trial_id, body, claim)
     answer = trial_public(trial)
     session.commit()
     dispatcher.dispatch(queued)

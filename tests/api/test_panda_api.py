@@ -144,7 +144,10 @@ def test_stop_completes_with_the_latest_value(client: Client) -> None:
     assert (stop.state, stop.applied_step) == ("applied", 2)
     trial = client.trial(tid)
     assert (trial.state, trial.value) == ("completed", 2.5)
+    # a partial run, not a full-budget result: steered, at the step it reached, and never best
+    assert (trial.steered, trial.stopped_at_step) == (True, 2)
     assert client.study(sid).status == "completed"
+    assert client.study(sid).best is None
     states = {c.id: c.state for c in client.commands(tid).data}
     assert states[pending.id] == "rejected"
     with pytest.raises(Conflict):  # the worker's next report is fenced
@@ -183,9 +186,13 @@ def test_fork_starts_from_the_parent_checkpoint_outside_max_trials(client: Clien
     with pytest.raises(Exception) as e:
         client.fork(tid, {"layers": 3})
     assert "params.layers" in str(e.value)
-    child = client.fork(tid, {"learning_rate": 0.02}, step=2)
+    child = client.fork(tid, {"learning_rate": 0.02}, step=2, note="a smaller step")
     parent = client.trial(tid)
     assert (child.parent_id, child.forked_at_step, child.state) == (tid, 2, "queued")
+    assert child.note == client.trial(child.id).note == "a smaller step"
+    # its edits wait for its trainer's first mini-batch: they win over the parent's live values
+    [edit] = client.commands(child.id).data
+    assert (edit.action, edit.params, edit.state) == ("set", {"learning_rate": 0.02}, "pending")
     assert child.params == {**parent.params, "learning_rate": 0.02}
     assert client.checkpoint(child.id) == (2, b"state 2")
     assert [(r.step, r.value) for r in client.reports(child.id).data] == [(2, 8.0)]

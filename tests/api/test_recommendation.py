@@ -13,11 +13,12 @@ from api.db.migrate import upgrade
 from api.db.models import Region, Study, Trial
 from api.db.session import Database
 from api.search.base import Recommendation, SearchState
-from api.search.coarse_to_fine import CoarseToFineSampler
+from api.search.coarse_to_fine import CoarseToFineStrategy
+from api.studies import scheduling
 from api.studies import service as study_service
 from api.studies.recommendation import recommendation
 from api.studies.search_history import SearchHistory
-from api.trials import service as trial_service
+from api.trials import hooks
 from caviar.schemas import StudyCreate
 from tests.services import backend
 
@@ -58,13 +59,13 @@ def test_the_recommendation_is_kept_until_a_trial_finishes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[int] = []
-    recommend = CoarseToFineSampler.recommend
+    recommend = CoarseToFineStrategy.recommend
 
-    def counted(self: CoarseToFineSampler, state: SearchState) -> Recommendation | None:
+    def counted(self: CoarseToFineStrategy, state: SearchState) -> Recommendation | None:
         calls.append(1)
         return recommend(self, state)
 
-    monkeypatch.setattr(CoarseToFineSampler, "recommend", counted)
+    monkeypatch.setattr(CoarseToFineStrategy, "recommend", counted)
     with backend("sqlite", tmp_path) as be:
         upgrade(be.database_url)
         db = Database(be.database_url)
@@ -91,7 +92,7 @@ def test_a_tell_brings_a_worker_run_studys_history_up_to_date_before_its_lock(
     tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     history = SearchHistory()  # this process's kept histories, fresh
-    monkeypatch.setattr(trial_service, "HISTORY", history)
+    monkeypatch.setattr(scheduling, "HISTORY", history)
     objective = {"kind": "function", "name": "quadratic"} if kind == "function" else {"kind": kind}
     with backend("sqlite", tmp_path) as be:
         upgrade(be.database_url)
@@ -106,7 +107,7 @@ def test_a_tell_brings_a_worker_run_studys_history_up_to_date_before_its_lock(
             with db.read_session() as s:
                 trial_id = s.scalar(select(Trial.id).where(Trial.study_id == sid).limit(1))
                 assert trial_id is not None
-                trial_service.read_history(s, trial_id)
+                hooks.prepare(s, trial_id)  # what the tell route does before its write
             kept = history._entries.get(sid)
             if kind == "external":  # its clients ask: a tell suggests nothing
                 assert kept is None

@@ -138,23 +138,32 @@ def queued_function_study(client: Client, **over: object) -> int:
 
 
 def test_the_same_worker_may_claim_its_attempt_again(api_url: str) -> None:
+    """A repeated claim (a retry after a lost answer) gets the same claim back when it carries
+    the first claim's nonce; a worker that only borrows the claimer's name gets 409."""
     with Client(api_url, worker="host-a:11") as a, Client(api_url, worker="host-b:12") as b:
         sid = queued_function_study(a)
         t = a.trials(sid).data[0]
         first = a.start(t.id, 1)
         again = a.start(t.id, 1)  # a retry after a lost answer
         assert first.state == again.state == "running" and again.attempt == 1
+        assert first.claim and again.claim == first.claim
         with pytest.raises(Conflict) as e:
             b.start(t.id, 1)
         assert e.value.detail["field"] == "state"
+        with Client(api_url, worker="host-a:11") as impostor:  # the same name, not the nonce
+            with pytest.raises(Conflict) as e:
+                impostor.start(t.id, 1)
+            assert e.value.detail["field"] == "state"
         with pytest.raises(Conflict) as e:
             a.start(t.id, 2)
         assert e.value.detail["field"] == "attempt"
+        assert a.trial(t.id).claim is None  # a trial's read never shows its claim
         anonymous = a.trials(sid).data[1]
         with Client(api_url) as nobody:
-            nobody.start(anonymous.id, 1)
-            with pytest.raises(Conflict):  # no name, no re-claim
-                nobody.start(anonymous.id, 1)
+            claimed = nobody.start(anonymous.id, 1)
+            assert nobody.start(anonymous.id, 1).claim == claimed.claim  # its own nonce
+        with Client(api_url) as other, pytest.raises(Conflict):
+            other.start(anonymous.id, 1)
 
 
 def test_heartbeat_answers_state_and_fences(api_url: str) -> None:
@@ -270,3 +279,22 @@ def test_pruner_peers_leave_out_steered_trials(client: Client) -> None:
     answer = client.report(c.id, 1, 1, 60.0)
     assert answer.prune is True and answer.reason is not None
     assert answer.reason["peers"] == 1 and answer.reason["threshold"] == 50.0
+
+
+def test_ids_are_never_reused_and_a_late_write_of_a_deleted_trial_is_404(
+    client: Client,
+) -> None:
+    """Delete the newest study: the next study and its trials get new ids (SQLite reused them
+    before ``AUTOINCREMENT``), and the deleted trial's late tell finds nothing."""
+    sid = external(client, max_trials=2)
+    gone = client.ask(sid, 2)
+    client.cancel(sid)
+    client.delete_study(sid)
+    after = external(client, max_trials=2)
+    fresh = client.ask(after, 2)
+    assert after > sid
+    assert min(t.id for t in fresh) > max(t.id for t in gone)
+    with pytest.raises(CaviarError) as e:
+        client.tell(gone[0].id, 1, "completed", 1.0, claim="late-claim-of-a-deleted-trial")
+    assert e.value.status == 404
+    assert all(t.state == "running" for t in client.trials(after).data)

@@ -77,3 +77,21 @@ def test_set_pause_resume_stop_and_show(client: Client, api_url: str) -> None:
     assert client.trial(t.id).state == "completed"
     watched = caviar(api_url, "watch", str(t.id))  # a finished trial: one screen, then done
     assert watched.returncode == 0 and "completed" in watched.stdout
+
+
+def test_fork_keeps_its_note_and_show_says_where_a_stop_left_a_trial(
+    client: Client, api_url: str
+) -> None:
+    space = {"learning_rate": {"type": "float", "low": 1e-3, "high": 1e-1, "scale": "log"}}
+    sid = client.create_study(
+        {"name": "cli-fork", "objective": {"kind": "external"}, "space": space, "max_trials": 1}
+    ).id
+    [t] = client.ask(sid, 1)
+    client.report(t.id, 1, step=3, value=2.0)
+    client.put_checkpoint(t.id, 1, 3, b"state 3")
+    forked = caviar(api_url, "fork", str(t.id), "learning_rate=0.02", "--note", "smaller steps")
+    assert forked.returncode == 0, forked.stderr
+    assert "note smaller steps" in forked.stdout
+    assert caviar(api_url, "stop", str(t.id)).returncode == 0
+    shown = caviar(api_url, "show", str(t.id))
+    assert "stopped by a person at step 3 (a partial run)" in shown.stdout

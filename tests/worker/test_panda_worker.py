@@ -153,3 +153,22 @@ def test_a_fork_continues_from_its_parent_step(be: Backend, api_url: str) -> Non
     assert ours[0].value == theirs[k].value  # from the parent's value there
     assert all(r.metrics["learning_rate"] == 1e-4 for r in ours[1:])
     assert c.study(sid).status == "completed"
+
+
+def test_a_forks_edit_wins_over_the_parents_live_value(be: Backend, api_url: str) -> None:
+    """The parent's learning rate was set live; a fork that edits it back to the parent's
+    original value trains at that value, as its recorded params say."""
+    c = Client(api_url)
+    with worker_process(be, api_url, concurrency=1) as w:
+        sid = c.create_study(study("fork-edit", epochs=12, checkpoint_every=2)).id
+        parent = only_trial(c, sid)
+        wait_for(lambda: reported(c, parent, 1), 60, "the first epoch", log=w)
+        c.command(parent, "set", {"learning_rate": 1e-4})
+        wait_for(lambda: c.study(sid).status == "completed", 120, "the parent", log=w)
+        assert c.reports(parent).data[-1].metrics["learning_rate"] == 1e-4
+        child = c.fork(parent, {"learning_rate": LR})  # the parent's original value
+        assert child.params["learning_rate"] == LR
+        wait_for(lambda: c.trial(child.id).state == "completed", 120, "the fork", log=w)
+    ours = c.reports(child.id).data
+    assert len(ours) > 1
+    assert all(r.metrics["learning_rate"] == LR for r in ours[1:])

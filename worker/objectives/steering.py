@@ -12,6 +12,7 @@ from typing import Any
 
 from caviar.client import Client, Conflict
 from caviar.schemas import CommandPublic
+from worker import heartbeat
 from worker.nn import checkpoint
 from worker.nn.training import Trainer
 
@@ -49,6 +50,7 @@ class Steering:
         del self._acks[:count]
 
     def on_batch(self, trainer: Trainer) -> None:
+        heartbeat.check()  # a refused heartbeat fenced this attempt off: stop here
         # Poll every POLL_EVERY seconds, and right after applying commands to acknowledge them.
         if self._acks or time.monotonic() - self._last_poll >= POLL_EVERY:
             acks = self.acks()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from api.search.coarse_to_fine import CoarseToFineSampler
-from api.search.grid_sampler import GridSampler
+from api.search.coarse_to_fine import CoarseToFineStrategy
+from api.search.grid import GridStrategy
 from api.search.pruners import AshaPruner, MedianPruner, NopPruner
-from api.search.random_sampler import RandomSampler
+from api.search.random_search import RandomStrategy
 from api.search.registry import make_pruner, make_strategy
 from caviar.search_config import Pruner, Strategy
 
@@ -52,10 +52,10 @@ def test_bad_pruner_option_names_the_field(body: dict, field: str) -> None:
 
 
 def test_registry_builds_every_option() -> None:
-    assert isinstance(make_strategy(STRATEGY.validate_python({"name": "random"})), RandomSampler)
-    assert isinstance(make_strategy(STRATEGY.validate_python({"name": "grid"})), GridSampler)
+    assert isinstance(make_strategy(STRATEGY.validate_python({"name": "random"})), RandomStrategy)
+    assert isinstance(make_strategy(STRATEGY.validate_python({"name": "grid"})), GridStrategy)
     c2f = make_strategy(STRATEGY.validate_python({"name": "coarse_to_fine", "stage_trials": 8}))
-    assert isinstance(c2f, CoarseToFineSampler) and c2f.stage_trials == 8
+    assert isinstance(c2f, CoarseToFineStrategy) and c2f.stage_trials == 8
     assert isinstance(make_pruner(PRUNER.validate_python({"name": "none"})), NopPruner)
     assert isinstance(make_pruner(PRUNER.validate_python({"name": "median"})), MedianPruner)
     asha = make_pruner(PRUNER.validate_python({"name": "asha", "reduction_factor": 4}))
@@ -65,7 +65,7 @@ def test_registry_builds_every_option() -> None:
 def test_sampler_defaults_are_the_option_defaults() -> None:
     options = STRATEGY.validate_python({"name": "coarse_to_fine"})
     built = make_strategy(options)
-    plain = CoarseToFineSampler()
+    plain = CoarseToFineStrategy()
     for field in ("stage_trials", "top_fraction", "margin", "min_width", "explore_fraction"):
         assert getattr(built, field) == getattr(plain, field) == getattr(options, field)
     assert built.sampler.name == plain.sampler.name == options.sampler

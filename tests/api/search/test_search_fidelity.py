@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from api.search.base import Observation, RegionView, SearchState, whole_space
-from api.search.coarse_to_fine import CoarseToFineSampler
+from api.search.coarse_to_fine import CoarseToFineStrategy
 from api.search.fidelity import at_rank_step, rank_step
 from api.search.pruners import AshaPruner, BasePruner, MedianPruner, NopPruner
 from api.search.transforms import to_unit
@@ -75,7 +75,7 @@ def curve(params: dict, step: int) -> float:
 
 def run(pruner: BasePruner, trials: int = 60, batch: int = 4) -> tuple[list, list[RegionView]]:
     """A study driven like the service does, each trial trained and stopped by ``pruner``."""
-    strategy = CoarseToFineSampler(stage_trials=10)
+    strategy = CoarseToFineStrategy(stage_trials=10)
     regions = [whole_space(SPACE)]
     regions[0].id = 0
     obs: list[Observation] = []
@@ -125,7 +125,7 @@ def test_regions_form_as_quickly_with_a_pruner_as_without(pruner: BasePruner) ->
     # The zoom follows the objective: the last region's defining trials are good ones.
     final = {o.number: loss(o.params) for o in obs}
     best_half = sorted(final.values())[len(final) // 2]
-    assert all(final[n] <= best_half for n in regions[-1].defining_trials)
+    assert all(final[n] <= best_half for n in regions[-1].defining_numbers)
     for r in regions[1:]:
         if "rank_step" in r.details:
             assert 1 <= r.details["rank_step"] <= EPOCHS

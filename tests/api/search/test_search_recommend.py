@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from api.search.base import Observation, SearchState, whole_space
-from api.search.coarse_to_fine import CoarseToFineSampler
+from api.search.coarse_to_fine import CoarseToFineStrategy
 from api.search.region_samplers import GPRegionSampler, History
 from caviar.space import FloatParam
 
@@ -31,7 +31,7 @@ def state(obs: list[Observation]) -> SearchState:
 def test_a_lucky_draw_is_not_recommended() -> None:
     obs = observations(lucky=-0.2)
     assert min(obs, key=lambda o: o.value).params["x"] == 0.9  # the best observed value
-    rec = CoarseToFineSampler().recommend(state(obs))
+    rec = CoarseToFineStrategy().recommend(state(obs))
     assert rec is not None
     x = obs[rec.number].params["x"]
     assert abs(x - 0.3) < 0.1, x
@@ -40,21 +40,21 @@ def test_a_lucky_draw_is_not_recommended() -> None:
 
 def test_without_a_model_the_best_observed_value_is_recommended() -> None:
     obs = observations(lucky=-0.2)
-    rec = CoarseToFineSampler(sampler="sobol").recommend(state(obs))
+    rec = CoarseToFineStrategy(sampler="sobol").recommend(state(obs))
     assert rec is not None and obs[rec.number].params["x"] == 0.9 and rec.mean == -0.2
-    assert CoarseToFineSampler().recommend(state([])) is None
+    assert CoarseToFineStrategy().recommend(state([])) is None
 
 
 def test_pruned_trials_are_never_recommended() -> None:
     obs = observations(lucky=0.5)
     obs[5] = Observation(5, obs[5].params, obs[5].unit, -9.0, 0, 0, pruned=True, step=1)
-    rec = CoarseToFineSampler().recommend(state(obs))
+    rec = CoarseToFineStrategy().recommend(state(obs))
     assert rec is not None and rec.number != 5
 
 
 def test_a_lucky_draw_neither_defines_a_region_nor_makes_the_search_back_up() -> None:
     obs = observations(lucky=-0.2)
-    strategy = CoarseToFineSampler(stage_trials=16, explore_fraction=0.0)
+    strategy = CoarseToFineStrategy(stage_trials=16, explore_fraction=0.0)
     [s] = strategy.suggest(state(obs), [len(obs)])
     region = s.region
     assert region.stage == 1 and region.details["ranked_by"] == "posterior_mean"
@@ -69,7 +69,7 @@ def test_a_lucky_draw_neither_defines_a_region_nor_makes_the_search_back_up() ->
 
 def test_without_a_model_the_region_follows_the_values() -> None:
     obs = observations(lucky=-0.2)
-    strategy = CoarseToFineSampler(stage_trials=16, explore_fraction=0.0, sampler="sobol")
+    strategy = CoarseToFineStrategy(stage_trials=16, explore_fraction=0.0, sampler="sobol")
     [s] = strategy.suggest(state(obs), [len(obs)])
     assert "ranked_by" not in s.region.details
     lo, hi = s.region.unit_bounds["x"]

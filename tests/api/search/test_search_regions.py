@@ -71,7 +71,7 @@ def test_chain_of_regions_is_nested_and_never_empty(seed: int) -> None:
         assert _nested(child, region)
         # The defining trials are inside the child; its real bounds hold at least one value each.
         for o in pool:
-            if o.number in child.defining_trials:
+            if o.number in child.defining_numbers:
                 assert contains(child, SPACE, o.unit)
         for b in real_bounds(child, SPACE).values():
             assert b if isinstance(b, list) else b[0] <= b[1]
@@ -86,9 +86,9 @@ def test_region_surrounds_the_best_trials() -> None:
     root = whole_space(SPACE)
     pool = _random_pool(root, 64, 1, loss)
     child = derive_region(root, SPACE, pool, top_fraction=0.25, margin=0.1, min_width=0.02)
-    assert len(child.defining_trials) == 16
+    assert len(child.defining_numbers) == 16
     top = sorted(pool, key=lambda o: o.value)[:16]
-    assert child.defining_trials == [o.number for o in top]
+    assert child.defining_numbers == [o.number for o in top]
     assert child.details["threshold"] == top[-1].value
     lo, hi = child.unit_bounds["lr"]
     assert lo == pytest.approx(max(min(o.unit["lr"] for o in top) - 0.1, 0.0))
@@ -153,7 +153,7 @@ def test_a_pool_given_as_its_best_trials_derives_the_same_region() -> None:
     best = sorted(pool, key=lambda o: (o.value, o.number))[:50]
     part = derive_region(whole, SPACE, best[::-1], pool_size=200, **opts)
     assert part.unit_bounds == full.unit_bounds and part.choices == full.choices
-    assert part.details == full.details and part.defining_trials == full.defining_trials
+    assert part.details == full.details and part.defining_numbers == full.defining_numbers
 
 
 def test_a_large_top_is_stored_as_its_best_and_extreme_trials_with_the_same_bounds() -> None:

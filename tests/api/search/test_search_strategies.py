@@ -10,15 +10,15 @@ import pytest
 from scipy.stats import norm
 
 from api.search.base import Observation, PendingTrial, RegionView, SearchState, whole_space
-from api.search.coarse_to_fine import CoarseToFineSampler
+from api.search.coarse_to_fine import CoarseToFineStrategy
 from api.search.gaussian_process import GaussianProcess, log_expected_improvement
-from api.search.grid_sampler import (
-    GridSampler,
+from api.search.grid import (
+    GridStrategy,
     distinct_values,
     expected_distinct_ints,
     grid_axes,
 )
-from api.search.random_sampler import RandomSampler
+from api.search.random_search import RandomStrategy
 from api.search.regions import contains
 from api.search.transforms import _int_edges, from_unit, to_unit
 from caviar.space import CategoricalParam, FloatParam, IntParam
@@ -67,16 +67,16 @@ def drive(strategy, trials: int, batch: int, seed: int = 3):
     return obs, regions, calls
 
 
-def test_random_sampler_depends_only_on_seed_and_number() -> None:
-    a, _, _ = drive(RandomSampler(), 12, 4)
-    b, _, _ = drive(RandomSampler(), 12, 3)
+def test_the_random_strategy_depends_only_on_seed_and_number() -> None:
+    a, _, _ = drive(RandomStrategy(), 12, 4)
+    b, _, _ = drive(RandomStrategy(), 12, 3)
     assert [o.params for o in a] == [o.params for o in b]
 
 
 @pytest.mark.parametrize("sampler", ["random", "sobol", "gp"])
 def test_coarse_to_fine_stages_nested_and_reproducible(sampler: str) -> None:
-    def make() -> CoarseToFineSampler:
-        return CoarseToFineSampler(
+    def make() -> CoarseToFineStrategy:
+        return CoarseToFineStrategy(
             stage_trials=6, top_fraction=0.3, margin=0.1, explore_fraction=0.2, sampler=sampler
         )
 
@@ -97,7 +97,7 @@ def test_coarse_to_fine_stages_nested_and_reproducible(sampler: str) -> None:
                 <= parent.unit_bounds[name][1] + 1e-12
             )
         assert set(r.choices["opt"]) <= set(parent.choices["opt"])
-        assert r.defining_trials and r.details["top_trials"] == r.defining_trials
+        assert r.defining_numbers and r.details["top_trials"] == r.defining_numbers
         assert r.details["opened_at_trial"] >= 6
     explorers = [o for o in obs if o.region_id == 0 and o.number >= 6]
     assert explorers, "a share of the trials keeps exploring the whole space"
@@ -108,8 +108,8 @@ def test_coarse_to_fine_stages_nested_and_reproducible(sampler: str) -> None:
 
 
 def test_coarse_to_fine_beats_random_on_a_smooth_loss() -> None:
-    c2f, _, _ = drive(CoarseToFineSampler(), 48, 8)
-    rnd, _, _ = drive(RandomSampler(), 48, 8)
+    c2f, _, _ = drive(CoarseToFineStrategy(), 48, 8)
+    rnd, _, _ = drive(RandomStrategy(), 48, 8)
     assert min(o.value for o in c2f) < min(o.value for o in rnd)
 
 
@@ -120,8 +120,8 @@ def _state(
 
 
 def test_no_stage_barrier_with_trials_in_flight() -> None:
-    obs, regions, _ = drive(RandomSampler(), 10, 5)
-    strategy = CoarseToFineSampler(stage_trials=10, explore_fraction=0.0, sampler="sobol")
+    obs, regions, _ = drive(RandomStrategy(), 10, 5)
+    strategy = CoarseToFineStrategy(stage_trials=10, explore_fraction=0.0, sampler="sobol")
     out = strategy.suggest(_state(obs, regions, in_flight=7), [17])
     assert out[0].region.id is None and out[0].region.stage == 1  # zooms at once, 7 still running
     # Trials of the old stage that finish later count for it; the new region keeps being used.
@@ -133,8 +133,8 @@ def test_no_stage_barrier_with_trials_in_flight() -> None:
 
 
 def test_same_state_same_suggestions_whatever_the_observation_order() -> None:
-    obs, regions, _ = drive(RandomSampler(), 20, 5)
-    strategy = CoarseToFineSampler(stage_trials=100)
+    obs, regions, _ = drive(RandomStrategy(), 20, 5)
+    strategy = CoarseToFineStrategy(stage_trials=100)
     a = strategy.suggest(_state(obs, regions), [20, 21])
     b = strategy.suggest(_state(list(reversed(obs)), regions), [20, 21])
     assert [s.params for s in a] == [s.params for s in b]
@@ -143,8 +143,8 @@ def test_same_state_same_suggestions_whatever_the_observation_order() -> None:
 def test_pending_trials_push_new_suggestions_away() -> None:
     """A trial still running where the next suggestion would go (the same number, so the same
     candidates) makes the model pick another point: its fantasy leaves no improvement there."""
-    obs, regions, _ = drive(RandomSampler(), 20, 5)
-    strategy = CoarseToFineSampler(stage_trials=100)
+    obs, regions, _ = drive(RandomStrategy(), 20, 5)
+    strategy = CoarseToFineStrategy(stage_trials=100)
 
     def dist(a: dict, b: dict) -> float:
         return sum(
@@ -181,7 +181,7 @@ def test_grid_walks_every_cell_once_per_cycle() -> None:
     axes = grid_axes(SPACE, 3)
     assert axes["lr"] == [1e-4, 1e-2, 1.0] and axes["opt"] == ["sgd", "momentum", "adam"]
     total = math.prod(len(v) for v in axes.values())
-    obs, _, _ = drive(GridSampler(points_per_param=3), 2 * total, 9)
+    obs, _, _ = drive(GridStrategy(points_per_param=3), 2 * total, 9)
     keys = [tuple(o.params.values()) for o in obs]
     assert len(set(keys[:total])) == total and set(keys[total:]) == set(keys[:total])
 
@@ -215,8 +215,8 @@ def test_expected_distinct_integers_of_a_huge_range_cost_little() -> None:
 
 
 def test_a_best_trial_outside_the_region_backs_the_zoom_up() -> None:
-    obs, regions, _ = drive(RandomSampler(), 16, 8)
-    strategy = CoarseToFineSampler(stage_trials=16, explore_fraction=0.0, sampler="sobol")
+    obs, regions, _ = drive(RandomStrategy(), 16, 8)
+    strategy = CoarseToFineStrategy(stage_trials=16, explore_fraction=0.0, sampler="sobol")
     child = strategy.suggest(_state(obs, regions), [16])[0].region
     child.id = 1
     regions.append(child)
@@ -237,7 +237,7 @@ def test_a_best_trial_outside_the_region_backs_the_zoom_up() -> None:
         "best_trial": 17,
         "best_value": -1.0,
     }
-    assert contains(region, SPACE, unit) and 17 in region.defining_trials
+    assert contains(region, SPACE, unit) and 17 in region.defining_numbers
 
 
 @pytest.mark.parametrize(
@@ -253,7 +253,7 @@ def test_a_best_trial_outside_the_region_backs_the_zoom_up() -> None:
     ids=["categorical", "tiny-discrete", "one-float"],
 )
 def test_degenerate_spaces_and_flat_values(space: dict) -> None:
-    strategy = CoarseToFineSampler(stage_trials=4)
+    strategy = CoarseToFineStrategy(stage_trials=4)
     regions = [whole_space(space)]
     regions[0].id = 0
     obs: list[Observation] = []
@@ -281,8 +281,8 @@ def test_a_stalled_region_restarts_in_another_basin() -> None:
     # The region's own trials (opened at 20) are no better than 0.5: a stall.
     obs += [Observation(20 + i, {"x": 0.12}, {"x": 0.12}, 0.55, 1, 1) for i in range(16)]
     state = SearchState(space, 1, obs, 0, [whole, stalled])
-    [kept] = CoarseToFineSampler(restart_after=0, explore_fraction=0.0).suggest(state, [36])
-    [moved] = CoarseToFineSampler(restart_after=1, explore_fraction=0.0).suggest(state, [36])
+    [kept] = CoarseToFineStrategy(restart_after=0, explore_fraction=0.0).suggest(state, [36])
+    [moved] = CoarseToFineStrategy(restart_after=1, explore_fraction=0.0).suggest(state, [36])
     assert kept.region.parent_id == 1 and kept.region.unit_bounds["x"][1] <= 0.3
     assert "stalls" not in kept.region.details  # the rule is off: nothing recorded
     assert moved.region.parent_id == 0 and moved.region.details["restarted_from"] == 1
@@ -294,7 +294,7 @@ def test_a_stalled_region_restarts_in_another_basin() -> None:
         *obs[:20],
         *(Observation(20 + i, {"x": 0.12}, {"x": 0.12}, 0.4, 1, 1) for i in range(16)),
     ]
-    [on] = CoarseToFineSampler(restart_after=1, explore_fraction=0.0).suggest(
+    [on] = CoarseToFineStrategy(restart_after=1, explore_fraction=0.0).suggest(
         SearchState(space, 1, better, 0, [whole, stalled]), [36]
     )
     assert on.region.parent_id == 1 and "restarted_from" not in on.region.details

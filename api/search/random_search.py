@@ -8,7 +8,7 @@ from api.search.base import BaseStrategy, SearchState, Suggestion
 from api.search.transforms import from_unit
 
 
-class RandomSampler(BaseStrategy):
+class RandomStrategy(BaseStrategy):
     """Trial n's params depend only on (seed, n): reproducible whatever the order of asks."""
 
     needs_history = False

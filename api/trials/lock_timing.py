@@ -1,6 +1,6 @@
 """How long a request holds a study's lock: ``caviar_study_lock_held_seconds``.
 
-``scheduling.lock`` marks its session when the study row is locked; the transaction's commit or
+``trials.study.lock`` marks its session when the study row is locked; the transaction's commit or
 rollback observes the time since then, by operation (ask, tell, other) and the study's strategy.
 Other writers of the study wait at most this long behind it, and on SQLite (one writer at a time
 for the whole file, taken at the transaction's first statement) every other write does too.

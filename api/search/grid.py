@@ -50,7 +50,7 @@ def _order(total: int, seed: int, cycle: int) -> tuple[int, int]:
     return a, (h // 7) % total
 
 
-class GridSampler(BaseStrategy):
+class GridStrategy(BaseStrategy):
     """Trial n takes grid point n (in the seeded order); the grid restarts after every cell."""
 
     needs_history = False
