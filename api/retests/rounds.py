@@ -21,7 +21,7 @@ from api.db.clock import db_now
 from api.db.models import RetestRound, Study, Trial
 from api.errors import Conflict
 from api.retests.schedule import uploaded_dataset_name
-from api.retests.verdict import judge, summarize
+from api.retests.verdict import judge, reference, summarize
 from api.search.base import RegionView
 from api.search.transforms import from_unit
 from api.studies import regions as region_service
@@ -68,7 +68,9 @@ def _key(params: dict[str, Any]) -> str:
 def _ranked(
     session: Session, study: Study, top_k: int
 ) -> tuple[list[dict[str, Any]], float | None]:
-    """The champion then the next best distinct configurations; the champion's recorded value."""
+    """The champion then the next best distinct configurations; the champion's mean in the
+    previous judged round (None before any: a search trial's single value is never a baseline,
+    it was picked for being low)."""
     query = best_first(study, Trial.params, Trial.value, reproducible=True)
     rows = session.execute(query.limit(top_k * 20)).all()
     previous = latest_verdict(session, study.id)
@@ -77,8 +79,6 @@ def _ranked(
     if previous is not None and previous.champion is not None:
         configs.append(previous.champion["params"])
         baseline = previous.champion["mean"]
-    elif rows:
-        baseline = rows[0][1]
     seen = {_key(p) for p in configs}
     for params, _ in rows:
         if len(configs) >= top_k:
@@ -87,6 +87,30 @@ def _ranked(
             seen.add(_key(params))
             configs.append(params)
     return configs, baseline
+
+
+def previous_judged(session: Session, rnd: RetestRound) -> RetestRound | None:
+    """The latest round of the same study before ``rnd`` that reached a verdict."""
+    return session.scalars(
+        select(RetestRound)
+        .where(
+            RetestRound.study_id == rnd.study_id,
+            RetestRound.number < rnd.number,
+            RetestRound.verdict.is_not(None),
+        )
+        .order_by(RetestRound.number.desc())
+        .limit(1)
+    ).first()
+
+
+def _reference(previous: RetestRound | None) -> list[RoundResult] | None:
+    """What ``previous`` leaves for a later round to compare with (``verdict.reference``)."""
+    if previous is None:
+        return None
+    results = [RoundResult.model_validate(x) for x in previous.results]
+    won = previous.champion["trial_ids"] if previous.champion else None
+    winner = next((i for i, r in enumerate(results) if r.trial_ids == won), None)
+    return reference(results, previous.verdict, winner)  # type: ignore[arg-type]
 
 
 def _draw(study: Study, region: RegionView, rng: np.random.Generator) -> dict[str, Any]:
@@ -217,7 +241,10 @@ def close(session: Session, round_id: int) -> bool:
         ]
         r.mean, r.se, r.n = summarize([v for v in values if v is not None])
         results.append(r)
-    judgement = judge(results, rnd.baseline, study.direction)
+    before = previous_judged(session, rnd)
+    judgement = judge(
+        results, _reference(before), study.direction, before.number if before else None
+    )
     champion: dict[str, Any] | None = None
     if judgement.winner is not None:
         won = results[judgement.winner]
