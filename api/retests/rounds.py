@@ -51,7 +51,9 @@ def latest_verdict(session: Session, study_id: int) -> RetestRound | None:
 
 
 def latest_champion(session: Session, study_id: int) -> Best | None:
-    """The study's best by the latest round: its champion's mean over the repeats."""
+    """The study's champion by the latest judged round: the configuration that round kept or
+    crowned, with the mean of its repeats there (the study's ``best`` stays its best search
+    trial)."""
     r = latest_verdict(session, study_id)
     if r is None or r.champion is None:
         return None
