@@ -235,8 +235,8 @@ def judge(
         return Judgement(
             "fresh",
             0,
-            f"the champion scored {_score(champ)}; with no challenger and no earlier round to "
-            "compare with, nothing says it lost its place",
+            f"the champion scored {_score(champ)}; with no challenger and nothing from an "
+            "earlier round to compare with, nothing says it lost its place",
         )
     if not tests and shift is None:
         return Judgement(
