@@ -21,7 +21,7 @@ from api.db.clock import db_now
 from api.db.models import RetestRound, Study, Trial
 from api.errors import Conflict
 from api.retests.schedule import uploaded_dataset_name
-from api.retests.verdict import judge, reference, summarize
+from api.retests.verdict import HISTORY, Judged, judge, reference, summarize
 from api.search.base import RegionView
 from api.search.transforms import from_unit
 from api.studies import regions as region_service
@@ -91,9 +91,9 @@ def _ranked(
     return configs, baseline
 
 
-def previous_judged(session: Session, rnd: RetestRound) -> RetestRound | None:
-    """The latest round of the same study before ``rnd`` that reached a verdict."""
-    return session.scalars(
+def _history(session: Session, rnd: RetestRound) -> list[Judged]:
+    """The judged rounds of the same study before ``rnd``, newest first (``verdict.HISTORY``)."""
+    rows = session.scalars(
         select(RetestRound)
         .where(
             RetestRound.study_id == rnd.study_id,
@@ -101,18 +101,15 @@ def previous_judged(session: Session, rnd: RetestRound) -> RetestRound | None:
             RetestRound.verdict.is_not(None),
         )
         .order_by(RetestRound.number.desc())
-        .limit(1)
-    ).first()
-
-
-def _reference(previous: RetestRound | None) -> list[RoundResult] | None:
-    """What ``previous`` leaves for a later round to compare with (``verdict.reference``)."""
-    if previous is None:
-        return None
-    results = [RoundResult.model_validate(x) for x in previous.results]
-    won = previous.champion["trial_ids"] if previous.champion else None
-    winner = next((i for i, r in enumerate(results) if r.trial_ids == won), None)
-    return reference(results, previous.verdict, winner)  # type: ignore[arg-type]
+        .limit(HISTORY)
+    ).all()
+    history = []
+    for r in rows:
+        results = [RoundResult.model_validate(x) for x in r.results]
+        won = r.champion["trial_ids"] if r.champion else None
+        winner = next((i for i, x in enumerate(results) if x.trial_ids == won), None)
+        history.append(Judged(r.number, results, r.verdict, winner))  # type: ignore[arg-type]
+    return history
 
 
 def _draw(study: Study, region: RegionView, rng: np.random.Generator) -> dict[str, Any]:
@@ -243,10 +240,7 @@ def close(session: Session, round_id: int) -> bool:
         ]
         r.mean, r.se, r.n = summarize([v for v in values if v is not None])
         results.append(r)
-    before = previous_judged(session, rnd)
-    judgement = judge(
-        results, _reference(before), study.direction, before.number if before else None
-    )
+    judgement = judge(results, reference(_history(session, rnd)), study.direction)
     champion: dict[str, Any] | None = None
     if judgement.winner is not None:
         won = results[judgement.winner]

@@ -12,14 +12,16 @@ of freedom), together at a family-wise false-alarm rate of ``ALPHA`` = 5%:
    round (the rest of the top_k and the explore challengers) against the champion; with ``m`` of
    them, each is tested at ``α/m`` (Bonferroni, which for "does any of them win" is what Holm's
    method decides too).
-2. **Did the re-tested configurations get worse since the previous judged round?** The
-   configurations this round shares with the previous judged round (the champion and the rest
-   of the top_k, re-run in both) are compared with their own means there: the test is on the
-   average of their differences, so a drift of the data that lifts them all is seen with the
-   strength of all their repeats. A configuration that the previous round picked as the winner
-   of a ``stale`` verdict is left out: its mean there was selected for being low.
+2. **Did the re-tested configurations get worse since the earlier judged rounds?** The
+   configurations this round shares with the judged rounds before it (the champion and the
+   rest of the top_k, re-run in each) are compared with their own means there, pooled over up
+   to ``HISTORY`` rounds back but never past the latest ``stale`` verdict (the data may have
+   moved then): the test is on the average of their differences, so a drift of the data that
+   lifts them all is seen with the strength of all their repeats. A configuration that a
+   ``stale`` verdict picked as its winner is left out of that round: its mean there was
+   selected for being low.
 
-A study's first round has no previous judged round: only question 1 is asked, at the whole α.
+A study's first round has no judged round before it: only question 1 is asked, at the whole α.
 Otherwise each question gets α/2. Under an unchanged objective (and normal noise) at most α of
 rounds therefore say ``stale``; ``bench/bench_retest.py`` measures the rate on simulated and on
 trainer objectives, and how often a move of the objective is caught.
@@ -41,6 +43,7 @@ from scipy import stats
 from caviar.retest_schemas import RoundResult, Verdict
 
 ALPHA = 0.05  # the false-stale rate the verdict is built for (family-wise, per round)
+HISTORY = 4  # judged rounds back that a round compares with (none before a stale verdict)
 
 # Differences below this (relative) are float round-off, never a change.
 _ROUNDOFF = 1e-9
@@ -105,17 +108,72 @@ def welch(
     return Comparison(gap, se, df, p)
 
 
-def reference(
-    previous: Sequence[RoundResult], verdict: Verdict | None, winner: int | None
-) -> list[RoundResult]:
-    """What a later round may compare with: the previous judged round's champion and top_k
-    results (explore challengers are not re-run), without the winner of a ``stale`` verdict
-    (its mean was picked for being low)."""
-    return [
-        r
-        for i, r in enumerate(previous)
-        if r.origin != "explore" and not (verdict == "stale" and i == winner)
-    ]
+@dataclass(frozen=True)
+class Judged:
+    """A judged round as a later round sees it."""
+
+    number: int
+    results: Sequence[RoundResult]
+    verdict: Verdict | None
+    winner: int | None  # index into ``results`` of the champion after that round
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The earlier means a round's configurations are compared with, and where they come from
+    ("round 4", "rounds 2–4")."""
+
+    results: list[RoundResult]
+    label: str
+
+
+def pool(parts: Sequence[RoundResult]) -> RoundResult:
+    """One configuration's results of several rounds as one sample: mean, standard error, n."""
+    n = sum(r.n for r in parts)
+    mean = math.fsum(r.n * (r.mean or 0.0) for r in parts) / n
+    ss = math.fsum((r.n - 1) * _var(r) + r.n * ((r.mean or 0.0) - mean) ** 2 for r in parts)
+    se = math.sqrt(ss / (n - 1) / n) if n > 1 else 0.0
+    first = parts[0]
+    return RoundResult(
+        trial_ids=[], params=first.params, origin=first.origin, mean=mean, se=se, n=n
+    )
+
+
+def reference(history: Sequence[Judged]) -> Reference | None:
+    """What a new round may compare with, from the judged rounds before it (newest first): the
+    champion's and the top_k's results of up to ``HISTORY`` rounds back, but none before the
+    latest ``stale`` verdict (the data may have moved then), pooled per configuration. Explore
+    challengers are not re-run; the winner of a ``stale`` verdict is left out (its mean there
+    was picked for being low). None when nothing is left (a study's first round)."""
+    pooled: dict[tuple[tuple[str, str], ...], list[RoundResult]] = {}
+    used: list[int] = []
+    for judged in list(history)[:HISTORY]:
+        if judged.verdict is None:
+            continue
+        kept = [
+            r
+            for i, r in enumerate(judged.results)
+            if r.origin != "explore"
+            and r.n > 0
+            and r.mean is not None
+            and not (judged.verdict == "stale" and i == judged.winner)
+        ]
+        if kept:
+            used.append(judged.number)
+        for r in kept:
+            pooled.setdefault(_key(r.params), []).append(r)
+        if judged.verdict == "stale":
+            break
+    if not pooled:
+        return None
+    used.sort()
+    if len(used) == 1:
+        label = f"round {used[0]}"
+    elif used == list(range(used[0], used[-1] + 1)):
+        label = f"rounds {used[0]}–{used[-1]}"
+    else:
+        label = "rounds " + ", ".join(map(str, used))
+    return Reference([pool(parts) for parts in pooled.values()], label)
 
 
 def _name(r: RoundResult, index: int) -> str:
@@ -158,13 +216,8 @@ def _shift(
     return welch(gap, parts, scale=1.0 / k, tol=tol), pairs
 
 
-def judge(
-    results: list[RoundResult],
-    previous: Sequence[RoundResult] | None,
-    direction: str,
-    previous_number: int | None = None,
-) -> Judgement:
-    """``results[0]`` is the champion. ``previous``: what the previous judged round left to
+def judge(results: list[RoundResult], previous: Reference | None, direction: str) -> Judgement:
+    """``results[0]`` is the champion. ``previous``: what the earlier judged rounds left to
     compare with (see ``reference``), None in a study's first round. See the module docstring."""
     sign = -1.0 if direction == "maximize" else 1.0
     done = [i for i, r in enumerate(results) if r.n > 0 and r.mean is not None]
@@ -183,7 +236,7 @@ def judge(
             f"the champion failed in every repeat; {_name(results[best], best)} scored "
             f"{_score(results[best])} and takes its place",
         )
-    shift, pairs = _shift(results, previous, sign) if previous else (None, [])
+    shift, pairs = _shift(results, previous.results, sign) if previous else (None, [])
     alpha_rivals = ALPHA / 2 if shift is not None else ALPHA
     rivals = [i for i in done if i != 0]
     tests: dict[int, Comparison] = {}
@@ -208,7 +261,7 @@ def judge(
             f"{alpha_rivals:.3g}/{len(rivals)})",
         )
     if shift is not None and shift.p <= ALPHA / 2:
-        when = f"round {previous_number}" if previous_number is not None else "the previous round"
+        when = previous.label if previous is not None else "earlier rounds"
         champ_then = next((p for i, p in pairs if i == 0), None)
         whom = "the champion" if champ_then is not None else "the re-tested configurations"
         others = len(pairs) - (1 if champ_then is not None else 0)
@@ -256,6 +309,6 @@ def judge(
         )
     steady = ""
     if shift is not None:
-        when = f"round {previous_number}" if previous_number is not None else "the previous round"
+        when = previous.label if previous is not None else "earlier rounds"
         steady = f", and the re-tested configurations score as they did in {when}"
     return Judgement("fresh", 0, f"the champion still wins at {_score(champ)}{margin}{steady}")

@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from api.retests.verdict import ALPHA, judge, reference, summarize, welch
-from caviar.retest_schemas import Origin, RoundResult
+from api.retests.verdict import ALPHA, Judged, judge, pool, reference, summarize, welch
+from caviar.retest_schemas import Origin, RoundResult, Verdict
 
 
 def result(origin: Origin, values: list[float], x: float = 0.0) -> RoundResult:
@@ -81,16 +81,38 @@ def test_a_first_round_never_calls_the_champion_degraded() -> None:
 
 def test_stale_when_the_champion_degraded_since_the_previous_round() -> None:
     before = [result("champion", [0.30, 0.31, 0.29]), result("top_k", [0.33, 0.32, 0.34], x=1)]
+    ref = reference([Judged(4, before, "fresh", 0)])
+    assert ref is not None and ref.label == "round 4"
     now = [result("champion", [0.40, 0.41, 0.39]), result("top_k", [0.44, 0.43, 0.45], x=1)]
-    j = judge(now, before, "minimize", previous_number=4)
+    j = judge(now, ref, "minimize")
     assert (j.verdict, j.winner) == ("stale", 0)
     assert j.reason.startswith(
         "the champion and 1 other re-tested configuration scored worse than in round 4 by 0.105"
     ), j.reason
     assert "the champion 0.4 ± 0.0058 (n=3) against 0.3 ± 0.0058 (n=3) in round 4" in j.reason
     same = [result("champion", [0.31, 0.29, 0.30]), result("top_k", [0.34, 0.32, 0.33], x=1)]
-    j = judge(same, before, "minimize", previous_number=4)
+    j = judge(same, ref, "minimize")
     assert j.verdict == "fresh" and "score as they did in round 4" in j.reason
+
+
+def test_earlier_rounds_are_pooled_back_to_the_latest_stale_verdict() -> None:
+    def rnd(number: int, verdict: Verdict, champ: list[float], winner: int = 0) -> Judged:
+        rival = result("explore", [9.0, 9.0], x=2)
+        return Judged(number, [result("champion", champ), rival], verdict, winner)
+
+    history = [
+        rnd(6, "fresh", [1.0, 1.2]),
+        rnd(5, "fresh", [1.4, 1.6]),
+        rnd(4, "stale", [1.8, 2.0], winner=1),  # the data moved here: nothing older counts
+        rnd(3, "fresh", [5.0, 5.0]),
+    ]
+    ref = reference(history)
+    assert ref is not None and ref.label == "rounds 4–6"
+    [champ] = ref.results  # explore challengers are not re-run
+    assert champ.n == 6 and champ.mean == pytest.approx(1.5)
+    whole = result("champion", [1.0, 1.2, 1.4, 1.6, 1.8, 2.0])
+    assert champ.se == pytest.approx(whole.se) and pool([champ]) == champ
+    assert reference([rnd(2, "stale", [1.0, 1.0], winner=0)]) is None  # a stale round's winner
 
 
 def test_the_winner_of_a_stale_round_is_no_baseline() -> None:
@@ -100,10 +122,14 @@ def test_the_winner_of_a_stale_round_is_no_baseline() -> None:
         result("top_k", [0.4, 0.4, 0.4], x=1),
         result("explore", [0.1, 0.1, 0.1], x=2),
     ]
-    kept = reference(rounds, "stale", 2)
-    assert [r.params["x"] for r in kept] == [0.0, 1.0]
-    assert [r.params["x"] for r in reference(rounds, "fresh", 0)] == [0.0, 1.0]
-    assert [r.params["x"] for r in reference(rounds, "stale", 1)] == [0.0]
+
+    def xs(verdict: Verdict, winner: int) -> list[float]:
+        ref = reference([Judged(1, rounds, verdict, winner)])
+        return [r.params["x"] for r in ref.results] if ref else []
+
+    assert xs("stale", 2) == [0.0, 1.0]
+    assert xs("fresh", 0) == [0.0, 1.0]
+    assert xs("stale", 1) == [0.0]
 
 
 def test_too_few_repeats_to_tell_is_fresh_and_says_so() -> None:
@@ -122,7 +148,7 @@ def test_maximize_flips_the_comparisons() -> None:
     rival = result("explore", [0.95, 0.96, 0.94], x=1)
     assert judge([champ, rival], None, "maximize").winner == 1
     assert judge([champ, rival], None, "minimize").verdict == "fresh"
-    before = [result("champion", [0.90, 0.91, 0.92])]
+    before = reference([Judged(1, [result("champion", [0.90, 0.91, 0.92])], "fresh", 0)])
     assert judge([champ], before, "maximize").verdict == "stale"
     assert judge([champ], before, "minimize").verdict == "fresh"
 
@@ -149,8 +175,7 @@ def _simulate(rng: np.random.Generator, move: float, rounds: int) -> float:
     for _ in range(rounds):
         first = one(0.0)
         j1 = judge(first, None, "minimize")
-        winner = j1.winner if j1.verdict == "stale" else 0
-        j2 = judge(one(move), reference(first, j1.verdict, winner), "minimize", 1)
+        j2 = judge(one(move), reference([Judged(1, first, j1.verdict, j1.winner)]), "minimize")
         stale += j2.verdict == "stale"
     return stale / rounds
 
