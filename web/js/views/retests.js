@@ -196,11 +196,11 @@ function roundBlock(r) {
       h(
         "tbody",
         {},
-        r.results.map((x) =>
+        r.results.map((x, i) =>
           h(
             "tr",
             { class: JSON.stringify(x.trial_ids) === winner ? "winner" : "" },
-            h("td", {}, x.origin, JSON.stringify(x.trial_ids) === winner ? " ★" : ""),
+            h("td", {}, i === 0 ? "champion" : `challenger #${i} (${x.origin})`, JSON.stringify(x.trial_ids) === winner ? " ★" : ""),
             h("td", {}, paramsText(x.params)),
             h("td", { class: "num" }, x.mean === null ? "—" : `${num(x.mean)} ± ${num(x.se ?? 0, 2)}`),
             h("td", { class: "num" }, x.n),
