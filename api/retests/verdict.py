@@ -79,7 +79,7 @@ def summarize(values: list[float]) -> tuple[float | None, float | None, int]:
 
 
 def _var(r: RoundResult) -> float:
-    """The sample variance of one run (0 with a single run)."""
+    """The sample variance of a configuration's repeats (0 with a single run)."""
     return (r.se or 0.0) ** 2 * r.n
 
 
