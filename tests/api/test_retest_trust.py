@@ -130,3 +130,26 @@ def test_best_never_gets_worse_after_a_round(fleet: tuple[str, Process]) -> None
             assert after.champion.value == pytest.approx(rnd.champion.mean)
         assert rnd.verdict == "stale", rnd.reason
         assert rnd.reason and "scored worse than in round 2" in rnd.reason
+
+
+def test_unchanged_noisy_external_study_rarely_goes_stale(fleet: tuple[str, Process]) -> None:
+    """The issue's study: noise σ = 0.05, 40 random trials, then 20 rounds (top_k 3, repeats 3,
+    explore 4) on an objective that never changes. Comparing with the search's lucky draw said
+    stale in 4 of them; the test on the round's repeats allows 5% of rounds."""
+    url, _ = fleet
+    noise = random.Random(20)
+    with Client(url) as c:
+        s = c.create_study(
+            external(max_trials=40, seed=5, retest={"top_k": 3, "repeats": 3, "explore": 4})
+        )
+        objective = lambda x: (x - 0.4) ** 2 + noise.gauss(0, 0.05)  # noqa: E731
+        run_out(c, s.id, objective)
+        verdicts = []
+        for number in range(1, 21):
+            c.start_retest(s.id)
+            run_out(c, s.id, objective)
+            rnd = _finished_round(c, s.id, number)
+            verdicts.append((rnd.verdict, rnd.reason))
+    stale = [reason for verdict, reason in verdicts if verdict == "stale"]
+    assert len(stale) <= 1, stale
+    assert all(verdict == "fresh" or verdict == "stale" for verdict, _ in verdicts)

@@ -135,7 +135,12 @@ def test_external_study_goes_stale_when_its_objective_moves(client: Client) -> N
     second = _finished_round(client, s.id, 2)
     assert second.verdict == "stale", second.reason
     assert second.champion is not None and second.champion.origin != "champion"
-    assert "challenger" in (second.reason or "")
+    won = next(i for i, r in enumerate(second.results) if r.trial_ids == second.champion.trial_ids)
+    assert (second.reason or "").startswith(
+        f"challenger #{won} ({second.champion.origin}) [x={second.champion.params['x']:.3g}] "
+        "scored "
+    ), second.reason
+    assert "better than the champion's" in (second.reason or "")
     after = client.study(s.id)
     assert after.stale and after.stale_reason == second.reason
     assert after.champion is not None and after.champion.params == second.champion.params
