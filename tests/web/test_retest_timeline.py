@@ -84,6 +84,11 @@ def test_timeline_axis_shows_dates_and_rounds_show_their_numbers(page: Page, api
     shot = screenshot(page, "retest-timeline")
     panel.screenshot(path=str(shot.with_name("retest-timeline-panel.png")))
 
+    expect(panel.get_by_test_id("retest-champion")).to_contain_text(
+        "Champion after the latest judged round"
+    )
+    expect(panel.get_by_test_id("retest-champion")).to_contain_text("best search trial")
+
     badges = page.get_by_test_id("round-badge")
     expect(badges.first).to_have_text("round 1")
     expect(badges).to_have_count(6)  # 3 configurations × 2 repeats, on the table's first page

@@ -252,6 +252,7 @@ export function mountRetestPanel(anchor, studyId) {
   const el = {
     badge: h("span"),
     next: h("span", { class: "muted", "data-testid": "retest-next" }),
+    champion: h("p", { class: "muted retest-champion", "data-testid": "retest-champion" }),
     message: h("span", { class: "error", "data-testid": "retest-error" }),
     form: h("div"),
     timeline: h("div"),
@@ -271,6 +272,7 @@ export function mountRetestPanel(anchor, studyId) {
       "section",
       { class: "card", "data-testid": "retests-card" },
       h("div", { class: "card-head" }, h("h2", {}, "Re-tests"), el.badge, el.next, h("button", { "data-testid": "retest-now", onclick: runNow }, "Re-test now")),
+      el.champion,
       el.form,
       el.message,
       el.timeline,
@@ -286,6 +288,10 @@ export function mountRetestPanel(anchor, studyId) {
       const versions = dataset ? (await get("/datasets?limit=1000")).data.filter((d) => d.name === dataset) : [];
       if (!alive) return;
       el.badge.replaceChildren(staleBadge(study) || "");
+      // The round's champion beside the search's best: a round never changes ``best``.
+      el.champion.textContent = study.champion
+        ? `Champion after the latest judged round: ${num(study.champion.value)} (the mean of its repeats there), ${paramsText(study.champion.params)}. The study's best stays its best search trial${study.best ? `: ${num(study.best.value)} (trial #${study.best.number})` : ""}.`
+        : "";
       el.next.textContent = study.next_retest_at ? `next re-test ${countdown(study.next_retest_at)} (${when(study.next_retest_at)})` : study.retest ? "no time schedule" : "no schedule";
       const key = JSON.stringify(study.retest);
       if (formFor !== key) {
