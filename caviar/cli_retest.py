@@ -27,13 +27,14 @@ def schedule_line(s: StudyPublic) -> str:
     )
 
 
-def _result_line(r: RoundResult, champion: RoundResult | None) -> str:
+def _result_line(i: int, r: RoundResult, champion: RoundResult | None) -> str:
     params = ", ".join(
         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(r.params.items())
     )
     score = f"{r.mean:.6g} ± {r.se or 0:.2g} (n={r.n})" if r.mean is not None else "no result"
-    mark = " ← champion" if champion is not None and champion.trial_ids == r.trial_ids else ""
-    return f"    {r.origin:<8} {score:<28} {params}{mark}"
+    mark = " ← champion after the round" if champion and champion.trial_ids == r.trial_ids else ""
+    who = "champion" if i == 0 else f"#{i} {r.origin}"
+    return f"    {who:<12} {score:<28} {params}{mark}"
 
 
 def round_lines(r: RoundPublic) -> list[str]:
@@ -42,7 +43,7 @@ def round_lines(r: RoundPublic) -> list[str]:
     head = (
         f"round {r.number} ({r.trigger}{data}, {r.created_at:%Y-%m-%d %H:%M:%S}) {r.state}{verdict}"
     )
-    return [head, *(_result_line(x, r.champion) for x in r.results)]
+    return [head, *(_result_line(i, x, r.champion) for i, x in enumerate(r.results))]
 
 
 @click.command("schedule")

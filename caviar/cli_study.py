@@ -12,6 +12,7 @@ import yaml
 from caviar import cli_render as render
 from caviar.cli_common import api_option, call, console, pass_client
 from caviar.client import Client
+from caviar.schemas import StudyPublic
 
 
 @click.group()
@@ -56,8 +57,38 @@ def study_show(client: Client, study_id: int, as_json: bool) -> None:
     s = call(client.study, study_id)
     if as_json:
         click.echo(s.model_dump_json(indent=2))
+        return
+    table = render.study_table(s)
+    for name, text in retest_rows(s):
+        table.add_row(name, text)
+    console.print(table)
+
+
+def retest_rows(s: StudyPublic) -> list[tuple[str, str]]:
+    """``study show``'s re-test rows: the champion beside ``best``, stale or not, the next
+    round."""
+    rows: list[tuple[str, str]] = []
+    if s.champion is not None:
+        rows.append(
+            (
+                "champion",
+                f"{render.fmt(s.champion.value)} (mean of its repeats in the latest judged round; "
+                f"{render.params_text(s.champion.params)})",
+            )
+        )
+    if s.stale:
+        rows.append(("stale", f"yes: {s.stale_reason}"))
+    elif s.retest is not None or s.champion is not None:
+        rows.append(("stale", "no" if s.champion is not None else "no (not re-tested yet)"))
+    if s.next_retest_at is not None:
+        every = f" (every {s.retest.every})" if s.retest is not None and s.retest.every else ""
+        nxt = f"{s.next_retest_at:%Y-%m-%d %H:%M:%S} UTC{every}"
+    elif s.retest is not None:
+        nxt = "on new data" if s.retest.on_new_data else "only by hand (no time schedule)"
     else:
-        console.print(render.study_table(s))
+        nxt = "no schedule"
+    rows.append(("next re-test", nxt))
+    return rows
 
 
 @study.command("list")

@@ -111,12 +111,15 @@ class RoundPublic(BaseModel):
     finished_at: datetime | None
     results: list[RoundResult]
     baseline: float | None = Field(
-        default=None, description="the champion's value as the study recorded it before the round"
+        default=None,
+        description="the champion's mean in the previous judged round (null in a study's "
+        "first round: the search trial that made it champion is never compared with)",
     )
     verdict: Verdict | None
     reason: str | None
     champion: RoundResult | None = Field(
-        default=None, description="the configuration that won this round (the new champion)"
+        default=None,
+        description="the champion after this round: the old one when fresh, the winner when stale",
     )
 
 

@@ -124,7 +124,14 @@ class StudyPublic(BaseModel):
     name: str
     config: StudyCreate
     status: StudyStatus
-    best: Best | None
+    best: Best | None = Field(
+        description="the best completed search trial (re-test rounds never change it)"
+    )
+    champion: Best | None = Field(
+        default=None,
+        description="the configuration the latest judged re-test round kept or crowned, with "
+        "the mean of its repeats in that round (null before any round)",
+    )
     stage: int
     region_id: int | None
     counts: dict[TrialState, int] = Field(

@@ -21,7 +21,7 @@ from api.db.clock import db_now
 from api.db.models import RetestRound, Study, Trial
 from api.errors import Conflict
 from api.retests.schedule import uploaded_dataset_name
-from api.retests.verdict import judge, summarize
+from api.retests.verdict import HISTORY, Judged, judge, reference, summarize
 from api.search.base import RegionView
 from api.search.transforms import from_unit
 from api.studies import regions as region_service
@@ -51,7 +51,9 @@ def latest_verdict(session: Session, study_id: int) -> RetestRound | None:
 
 
 def latest_champion(session: Session, study_id: int) -> Best | None:
-    """The study's best by the latest round: its champion's mean over the repeats."""
+    """The study's champion by the latest judged round: the configuration that round kept or
+    crowned, with the mean of its repeats there (the study's ``best`` stays its best search
+    trial)."""
     r = latest_verdict(session, study_id)
     if r is None or r.champion is None:
         return None
@@ -68,7 +70,9 @@ def _key(params: dict[str, Any]) -> str:
 def _ranked(
     session: Session, study: Study, top_k: int
 ) -> tuple[list[dict[str, Any]], float | None]:
-    """The champion then the next best distinct configurations; the champion's recorded value."""
+    """The champion then the next best distinct configurations; the champion's mean in the
+    previous judged round (None before any: a search trial's single value is never a baseline,
+    it was picked for being low)."""
     query = best_first(study, Trial.params, Trial.value, reproducible=True)
     rows = session.execute(query.limit(top_k * 20)).all()
     previous = latest_verdict(session, study.id)
@@ -77,8 +81,6 @@ def _ranked(
     if previous is not None and previous.champion is not None:
         configs.append(previous.champion["params"])
         baseline = previous.champion["mean"]
-    elif rows:
-        baseline = rows[0][1]
     seen = {_key(p) for p in configs}
     for params, _ in rows:
         if len(configs) >= top_k:
@@ -87,6 +89,27 @@ def _ranked(
             seen.add(_key(params))
             configs.append(params)
     return configs, baseline
+
+
+def _history(session: Session, rnd: RetestRound) -> list[Judged]:
+    """The judged rounds of the same study before ``rnd``, newest first (``verdict.HISTORY``)."""
+    rows = session.scalars(
+        select(RetestRound)
+        .where(
+            RetestRound.study_id == rnd.study_id,
+            RetestRound.number < rnd.number,
+            RetestRound.verdict.is_not(None),
+        )
+        .order_by(RetestRound.number.desc())
+        .limit(HISTORY)
+    ).all()
+    history = []
+    for r in rows:
+        results = [RoundResult.model_validate(x) for x in r.results]
+        won = r.champion["trial_ids"] if r.champion else None
+        winner = next((i for i, x in enumerate(results) if x.trial_ids == won), None)
+        history.append(Judged(r.number, results, r.verdict, winner))  # type: ignore[arg-type]
+    return history
 
 
 def _draw(study: Study, region: RegionView, rng: np.random.Generator) -> dict[str, Any]:
@@ -210,7 +233,7 @@ def close(session: Session, round_id: int) -> bool:
         ]
         r.mean, r.se, r.n = summarize([v for v in values if v is not None])
         results.append(r)
-    judgement = judge(results, rnd.baseline, study.direction)
+    judgement = judge(results, reference(_history(session, rnd)), study.direction)
     champion: dict[str, Any] | None = None
     if judgement.winner is not None:
         won = results[judgement.winner]

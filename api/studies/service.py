@@ -105,11 +105,8 @@ def cancel(session: Session, study: Study) -> None:
 
 
 def best(session: Session, study: Study) -> Best | None:
-    """The latest re-test round's champion (mean of its repeats) once a round has judged;
-    before that, the best completed search trial."""
-    champion = retest_rounds.latest_champion(session, study.id)
-    if champion is not None:
-        return champion
+    """The best completed search trial: the best value the study observed. Re-test rounds never
+    change it (their verdict sits beside it, as the study's ``champion``)."""
     columns = (Trial.id, Trial.number, Trial.value, Trial.params)
     row = session.execute(best_first(study, *columns).limit(1)).first()
     return Best(trial_id=row[0], number=row[1], value=row[2], params=row[3]) if row else None
@@ -147,6 +144,7 @@ def public(session: Session, study: Study) -> StudyPublic:
         config=config_of(study),
         status=study.status,  # type: ignore[arg-type]
         best=best(session, study),
+        champion=retest_rounds.latest_champion(session, study.id),
         stage=region.stage if region else 0,
         region_id=region.id if region else None,
         counts=counts,  # type: ignore[arg-type]

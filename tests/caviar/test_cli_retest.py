@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ import pytest
 
 from caviar.client import Client
 from tests.api.test_retests import external, run_out
-from tests.services import ROOT, Backend, backend
+from tests.services import ROOT, Backend, backend, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -62,3 +63,22 @@ def test_schedule_retest_and_list_rounds(api_url: str, client: Client) -> None:
 
     out = caviar(api_url, "schedule", str(sid), "--off")
     assert out.returncode == 0 and "no re-test schedule" in out.stdout
+
+
+def test_study_show_says_stale_and_next_retest(api_url: str, client: Client) -> None:
+    sid = client.create_study(external(max_trials=4)).id
+    run_out(client, sid, lambda x: (x - 0.5) ** 2)
+    out = caviar(api_url, "show", str(sid))
+    assert out.returncode == 0, out.stderr
+    assert "next re-test" in out.stdout and "no schedule" in out.stdout
+    client.update_study(sid, retest={"every": "7d", "top_k": 1, "repeats": 2, "explore": 0})
+    client.start_retest(sid)
+    run_out(client, sid, lambda x: (x - 0.5) ** 2 + 5.0)  # worse everywhere: still fresh
+    wait_for(lambda: client.retests(sid).data[0].state == "finished", 30, "the round")
+    due = client.study(sid).next_retest_at
+    assert due is not None
+    out = caviar(api_url, "show", str(sid))
+    assert out.returncode == 0, out.stderr
+    assert f"{due:%Y-%m-%d %H:%M:%S} UTC (every 7d)" in out.stdout
+    assert "champion" in out.stdout and "stale" in out.stdout
+    assert re.search(r"\bstale\W+no\b", out.stdout), out.stdout

@@ -76,7 +76,7 @@ def test_new_dataset_version_starts_a_round_on_it(be: Backend, api_url: str) -> 
         retested = [t for t in c.trials(sid).data if t.retest_round == r.id]
         assert len(retested) == 6 and all(t.state == "completed" for t in retested)
         assert s.stale == (r.verdict == "stale")
-        assert s.best is not None and s.best.value == pytest.approx(r.champion.mean)
+        assert s.champion is not None and s.champion.value == pytest.approx(r.champion.mean)
         # The round's trials trained on the new version: the worker fetched it by its hash.
     assert (Path(be.data_dir) / "datasets" / f"{v2.sha256}.csv").exists()
 

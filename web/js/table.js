@@ -1,4 +1,5 @@
 // The trials table: sorted, filtered (state, stage) and paged by the api; CSV of the same view.
+// A re-test round's trial shows a "round N" badge instead of a search stage.
 import { get, query } from "./api.js";
 import { h, num, when } from "./dom.js";
 import { pruneText } from "./plots/common.js";
@@ -107,6 +108,24 @@ export function trialsTable(studyId, names) {
     return { sort: view.sort, desc: view.desc, state: view.states, stage: view.stages };
   }
 
+  // Round ids (a trial's retest_round) → round numbers, fetched when a page shows a new one.
+  const roundNumbers = new Map();
+  async function learnRounds(trials) {
+    if (trials.every((t) => t.retest_round === null || t.retest_round === undefined || roundNumbers.has(t.retest_round))) return;
+    const rounds = await get(`/studies/${studyId}/retests?limit=1000`);
+    for (const r of rounds.data) roundNumbers.set(r.id, r.number);
+  }
+
+  function stageCell(t) {
+    if (t.retest_round === null || t.retest_round === undefined) return h("td", {}, t.stage);
+    const n = roundNumbers.get(t.retest_round);
+    return h(
+      "td",
+      {},
+      h("span", { class: "round-badge", "data-testid": "round-badge", title: "a re-test round's trial: not part of the search" }, n === undefined ? "round" : `round ${n}`),
+    );
+  }
+
   let seq = 0;
   async function refresh() {
     const mine = ++seq;
@@ -115,6 +134,7 @@ export function trialsTable(studyId, names) {
     const page = await get(
       `/studies/${studyId}/dashboard/trials${query({ ...params(), offset: view.offset, limit: PAGE })}`,
     );
+    await learnRounds(page.data).catch(() => {});
     if (mine !== seq) return;
     body.replaceChildren(
       ...page.data.map((t) =>
@@ -127,11 +147,12 @@ export function trialsTable(studyId, names) {
             "data-number": t.number,
             "data-trial-id": t.id,
             "data-state": t.state,
+            "data-round": t.retest_round ?? null,
             onclick: () => (location.hash = `#/trials/${t.id}`),
           },
           h("td", {}, t.number),
           h("td", {}, h("span", { class: `state ${t.state}` }, t.state)),
-          h("td", {}, t.stage),
+          stageCell(t),
           h("td", { class: "num" }, num(t.value, 6)),
           names.map((n) => h("td", { class: "num" }, num(t.params[n], 5))),
           h(

@@ -40,39 +40,136 @@ function svg(tag, attrs, ...children) {
   return node;
 }
 
-// Past rounds coloured by verdict, the next one at its time, dataset versions as ticks.
+// The timeline's dated axis: "nice" steps from a minute to a year, at most ~7 ticks.
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+const STEPS = [MINUTE, 5 * MINUTE, 15 * MINUTE, 30 * MINUTE, HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, DAY, 2 * DAY, 7 * DAY, 14 * DAY, 30 * DAY, 91 * DAY, 365 * DAY];
+const pad = (n) => String(n).padStart(2, "0");
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+// "Dec 7 18:30" (local time); the year too when it is not this year; no time for day steps.
+export function dateLabel(t, step) {
+  const d = new Date(t);
+  const year = d.getFullYear() !== new Date().getFullYear() ? ` ${d.getFullYear()}` : "";
+  const day = `${MONTHS[d.getMonth()]} ${d.getDate()}${year}`;
+  return step >= DAY ? day : `${day} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+function ticks(lo, hi) {
+  const step = STEPS.find((s) => (hi - lo) / s <= 6) || STEPS[STEPS.length - 1];
+  const offset = step >= DAY ? new Date(lo).getTimezoneOffset() * MINUTE : 0; // local midnights
+  const out = [];
+  for (let t = Math.ceil((lo - offset) / step) * step + offset; t <= hi; t += step) out.push(t);
+  return { step, at: out };
+}
+
+function score(x) {
+  return x.mean === null || x.mean === undefined ? "no result" : `${num(x.mean)} ± ${num(x.se ?? 0, 2)} (n=${x.n})`;
+}
+
+// What a round's dot says on hover: when, the verdict, the champion against its challengers.
+function roundHover(r) {
+  const won = r.champion ? JSON.stringify(r.champion.trial_ids) : null;
+  const head = `Round ${r.number} · ${r.verdict || r.state} · ${when(r.created_at)} · ${r.trigger}${r.dataset ? ` on ${r.dataset}` : ""}`;
+  const rows = r.results.map((x, i) => [
+    i === 0 ? "champion" : `challenger #${i} (${x.origin})`,
+    score(x),
+    JSON.stringify(x.trial_ids) === won ? "★" : "",
+  ]);
+  return h(
+    "div",
+    {},
+    h("b", {}, head),
+    h("table", {}, h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((c) => h("td", {}, c)))))),
+    r.reason ? h("div", { class: "reason" }, r.reason) : null,
+  );
+}
+
+// Past rounds coloured by verdict on a dated axis, the next one at its date, dataset versions
+// as labelled ticks; "no schedule" when there is nothing to draw.
 function timeline(study, rounds, versions) {
+  if (!rounds.length && !study.next_retest_at) {
+    return h(
+      "p",
+      { class: "muted timeline-empty", "data-testid": "timeline-empty" },
+      study.retest ? "No round yet, and no time schedule: rounds start on new data or with Re-test now." : "No schedule: set one below, or re-test now.",
+    );
+  }
   const W = 900;
-  const H = 64;
+  const H = 104;
+  const Y = 44;
   const now = Date.now();
-  const times = [new Date(study.created_at).getTime(), now, ...rounds.map((r) => new Date(r.created_at).getTime()), ...versions.map((v) => new Date(v.created_at).getTime())];
+  const times = [now, ...rounds.map((r) => new Date(r.created_at).getTime()), ...versions.map((v) => new Date(v.created_at).getTime())];
   if (study.next_retest_at) times.push(new Date(study.next_retest_at).getTime());
-  const lo = Math.min(...times);
-  const hi = Math.max(...times) + 1;
-  const x = (t) => 20 + ((W - 40) * (t - lo)) / (hi - lo);
+  let lo = Math.min(...times);
+  let hi = Math.max(...times);
+  const margin = Math.max((hi - lo) * 0.06, MINUTE);
+  lo -= margin;
+  hi += margin;
+  const x = (t) => 30 + ((W - 60) * (t - lo)) / (hi - lo);
+  const wrap = h("div", { class: "timeline-wrap" });
+  const tip = h("div", { class: "timeline-tip", "data-testid": "timeline-hover", hidden: true });
   const box = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "timeline", "data-testid": "retest-timeline" });
-  box.append(svg("line", { x1: 20, x2: W - 20, y1: 32, y2: 32, stroke: "#adb5bd" }));
-  box.append(svg("line", { x1: x(now), x2: x(now), y1: 20, y2: 44, stroke: "#495057", "stroke-dasharray": "2 2" }));
-  for (const v of versions) {
-    const t = svg("line", { x1: x(new Date(v.created_at).getTime()), x2: x(new Date(v.created_at).getTime()), y1: 40, y2: 56, stroke: "#4c6ef5", "stroke-width": 2, "data-testid": "timeline-dataset" });
-    t.append(svg("title", {}, `${v.ref} uploaded ${when(v.created_at)}`));
-    box.append(t);
+  box.append(svg("line", { x1: 30, x2: W - 30, y1: Y, y2: Y, stroke: "#adb5bd" }));
+  const axis = ticks(lo, hi);
+  for (const t of axis.at) {
+    box.append(svg("line", { x1: x(t), x2: x(t), y1: Y, y2: Y + 5, stroke: "#868e96" }));
+    box.append(svg("text", { x: x(t), y: Y + 18, "font-size": 11, fill: "#495057", "text-anchor": "middle", "data-testid": "timeline-tick", "data-time": new Date(t).toISOString() }, dateLabel(t, axis.step)));
+  }
+  box.append(svg("line", { x1: x(now), x2: x(now), y1: Y - 12, y2: Y + 12, stroke: "#495057", "stroke-dasharray": "2 2" }));
+  box.append(svg("text", { x: x(now), y: Y - 15, "font-size": 10, fill: "#868e96", "text-anchor": "middle" }, "now"));
+  let lastLabel = -Infinity;
+  let row = 0;
+  const byTime = [...versions].sort((a, b) => new Date(a.created_at) - new Date(b.created_at));
+  for (const v of byTime) {
+    const vx = x(new Date(v.created_at).getTime());
+    row = vx - lastLabel < 8 * v.ref.length ? 1 - row : 0; // close labels take turns on two rows
+    lastLabel = vx;
+    const g = svg("g", { "data-testid": "timeline-dataset", "data-ref": v.ref });
+    g.append(svg("line", { x1: vx, x2: vx, y1: Y + 24, y2: Y + 40 + 12 * row, stroke: "#4c6ef5", "stroke-width": 2 }));
+    g.append(svg("text", { x: vx + 3, y: Y + 40 + 12 * row, "font-size": 11, fill: "#4c6ef5" }, v.ref));
+    g.append(svg("title", {}, `${v.ref} uploaded ${when(v.created_at)}`));
+    box.append(g);
   }
   for (const r of rounds) {
+    const cx = x(new Date(r.created_at).getTime());
     const c = svg("circle", {
-      cx: x(new Date(r.created_at).getTime()), cy: 32, r: 7,
+      cx, cy: Y, r: 7,
       fill: VERDICT_COLOUR[r.verdict] || "#ced4da", stroke: "#fff",
+      class: "timeline-dot",
       "data-testid": "timeline-round", "data-verdict": r.verdict || r.state, "data-number": r.number,
     });
-    c.append(svg("title", {}, `round ${r.number} (${r.trigger}) ${r.verdict || r.state}: ${r.reason || ""}`));
+    c.addEventListener("mouseenter", () => {
+      tip.replaceChildren(roundHover(r));
+      tip.hidden = false;
+      // Anchored at the dot, kept inside the card: left-aligned, centred or right-aligned.
+      const at = cx / W;
+      tip.style.left = `${100 * at}%`;
+      tip.style.transform = `translateX(${at < 0.3 ? -8 : at > 0.7 ? -100 : -50}%)`;
+    });
+    c.addEventListener("mouseleave", () => { tip.hidden = true; });
     box.append(c);
   }
   if (study.next_retest_at) {
-    const nx = x(new Date(study.next_retest_at).getTime());
-    box.append(svg("circle", { cx: nx, cy: 32, r: 7, fill: "none", stroke: "#495057", "stroke-dasharray": "3 2", "data-testid": "timeline-next" }));
-    box.append(svg("text", { x: Math.min(nx, W - 90), y: 14, "font-size": 11, fill: "#495057" }, `next ${countdown(study.next_retest_at)}`));
+    const t = new Date(study.next_retest_at).getTime();
+    const nx = x(t);
+    box.append(svg("circle", { cx: nx, cy: Y, r: 7, fill: "none", stroke: "#495057", "stroke-dasharray": "3 2", "data-testid": "timeline-next" }));
+    box.append(svg("text", { x: nx, y: Y - 15, "font-size": 11, fill: "#495057", "text-anchor": nx > W - 120 ? "end" : "middle", "data-testid": "timeline-next-label" }, `next ${dateLabel(t, 0)}`));
+  } else {
+    box.append(svg("text", { x: W - 30, y: Y - 15, "font-size": 11, fill: "#868e96", "text-anchor": "end", "data-testid": "timeline-next-label" }, study.retest ? "no time schedule" : "no schedule"));
   }
-  return box;
+  const legend = h(
+    "div",
+    { class: "timeline-legend muted" },
+    h("span", { class: "dot fresh" }), " fresh ",
+    h("span", { class: "dot stale" }), " stale ",
+    h("span", { class: "dot running" }), " running or no verdict ",
+    h("span", { class: "dot next" }), " next round ",
+    versions.length ? [h("span", { class: "tick" }), " dataset version"] : null,
+  );
+  wrap.append(box, tip, legend);
+  return wrap;
 }
 
 function paramsText(params) {
@@ -99,11 +196,11 @@ function roundBlock(r) {
       h(
         "tbody",
         {},
-        r.results.map((x) =>
+        r.results.map((x, i) =>
           h(
             "tr",
             { class: JSON.stringify(x.trial_ids) === winner ? "winner" : "" },
-            h("td", {}, x.origin, JSON.stringify(x.trial_ids) === winner ? " ★" : ""),
+            h("td", {}, i === 0 ? "champion" : `challenger #${i} (${x.origin})`, JSON.stringify(x.trial_ids) === winner ? " ★" : ""),
             h("td", {}, paramsText(x.params)),
             h("td", { class: "num" }, x.mean === null ? "—" : `${num(x.mean)} ± ${num(x.se ?? 0, 2)}`),
             h("td", { class: "num" }, x.n),
@@ -151,12 +248,14 @@ export function mountRetestPanel(anchor, studyId) {
   let alive = true;
   let timer = null;
   let formFor = null;
+  let timelineFor = null;
   const el = {
     badge: h("span"),
     next: h("span", { class: "muted", "data-testid": "retest-next" }),
+    champion: h("p", { class: "muted retest-champion", "data-testid": "retest-champion" }),
     message: h("span", { class: "error", "data-testid": "retest-error" }),
     form: h("div"),
-    timeline: h("div", { class: "scroll" }),
+    timeline: h("div"),
     rounds: h("div", { "data-testid": "retest-rounds" }),
   };
   async function runNow() {
@@ -173,6 +272,7 @@ export function mountRetestPanel(anchor, studyId) {
       "section",
       { class: "card", "data-testid": "retests-card" },
       h("div", { class: "card-head" }, h("h2", {}, "Re-tests"), el.badge, el.next, h("button", { "data-testid": "retest-now", onclick: runNow }, "Re-test now")),
+      el.champion,
       el.form,
       el.message,
       el.timeline,
@@ -188,13 +288,22 @@ export function mountRetestPanel(anchor, studyId) {
       const versions = dataset ? (await get("/datasets?limit=1000")).data.filter((d) => d.name === dataset) : [];
       if (!alive) return;
       el.badge.replaceChildren(staleBadge(study) || "");
+      // The round's champion beside the search's best: a round never changes ``best``.
+      el.champion.textContent = study.champion
+        ? `Champion after the latest judged round: ${num(study.champion.value)} (the mean of its repeats there), ${paramsText(study.champion.params)}. The study's best stays its best search trial${study.best ? `: ${num(study.best.value)} (trial #${study.best.number})` : ""}.`
+        : "";
       el.next.textContent = study.next_retest_at ? `next re-test ${countdown(study.next_retest_at)} (${when(study.next_retest_at)})` : study.retest ? "no time schedule" : "no schedule";
       const key = JSON.stringify(study.retest);
       if (formFor !== key) {
         formFor = key;
         el.form.replaceChildren(scheduleForm(study, () => { el.message.textContent = ""; formFor = null; refresh(); }, (m) => { el.message.textContent = m; }));
       }
-      el.timeline.replaceChildren(timeline(study, [...rounds.data].reverse(), versions));
+      // Drawn again only when something on it changed (a hovered round keeps its numbers open).
+      const drawn = JSON.stringify([study.retest, study.next_retest_at, rounds.data, versions, Math.floor(Date.now() / 60000)]);
+      if (drawn !== timelineFor) {
+        timelineFor = drawn;
+        el.timeline.replaceChildren(timeline(study, [...rounds.data].reverse(), versions));
+      }
       el.rounds.replaceChildren(...(rounds.data.length ? rounds.data.map(roundBlock) : [h("p", { class: "muted" }, "No round yet.")]));
     } catch (e) {
       el.message.textContent = `Could not load re-tests: ${e.message}`;
