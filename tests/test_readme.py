@@ -101,6 +101,37 @@ def test_every_example_is_marked() -> None:
     assert sum(b.kind in ("sh", "python") for b in blocks()) >= 5
 
 
+def test_the_readme_is_a_manual_and_its_links_resolve() -> None:
+    """The README is the user's manual (at most 500 lines); benchmark results live in
+    bench/README.md and long designs in docs/, and every relative link between them resolves,
+    down to the heading it names."""
+    text = README.read_text()
+    assert len(text.splitlines()) <= 500
+    assert "## Two commands" in text and "make test" in text  # what .ci/run relies on
+    pages = [README, ROOT / "bench" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    assert len(pages) >= 4
+    for page in pages:
+        for link in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if re.match(r"[a-z]+:", link):
+                continue
+            path, _, heading = link.partition("#")
+            target = (page.parent / path).resolve() if path else page
+            assert target.exists(), f"{page.name}: {link} does not exist"
+            if heading and target.suffix == ".md":
+                assert heading in _anchors(target), f"{page.name}: no heading for {link}"
+    linked = set(re.findall(r"\]\(((?:bench|docs)/[^)#\s]+)", text))
+    assert "bench/README.md" in linked and any(x.startswith("docs/") for x in linked)
+
+
+def _anchors(page: Path) -> set[str]:
+    """GitHub's anchors of a page's headings: lower case, punctuation dropped, spaces to -."""
+    return {
+        re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+        for line in page.read_text().splitlines()
+        if line.startswith("#")
+    }
+
+
 def test_python_programs_are_run_with_the_checkouts_python() -> None:
     """``python3 mine.py`` fails with ``No module named 'httpx'``: Caviar's client lives in
     ``.venv``. The section of every Python example names ``.venv/bin/python``, and no shell
