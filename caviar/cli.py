@@ -3,7 +3,8 @@ running api (``study ...``, ``dataset ...``).
 
 Adding a command group: write it in its own module (``caviar/cli_<topic>.py``) as a
 ``click.Group``, decorate the group (and any command that talks to the api) with
-``caviar.cli_common.api_option`` / ``pass_client`` so that ``--api URL`` works at every level,
+``caviar.cli_common.api_option`` / ``pass_client`` so that ``--api URL`` works at every level
+(``main`` carries it too, so ``caviar --api URL topic ...`` works as well),
 draw with ``caviar.cli_common.console`` (rich), then register it below with one line::
 
     main.add_command(cli_topic.topic)
@@ -24,7 +25,7 @@ from typing import Any
 import click
 
 from caviar import cli_retest
-from caviar.cli_common import api_url
+from caviar.cli_common import api_option, api_url
 from caviar.cli_dataset import dataset
 from caviar.cli_study import study
 from caviar.cli_token import token
@@ -35,8 +36,12 @@ from caviar.settings import Settings
 
 @click.group()
 @click.version_option(package_name="caviar")
+@api_option
 def main() -> None:
-    """Caviar: distributed hyperparameter tuning."""
+    """Caviar: distributed hyperparameter tuning.
+
+    --api and --token may come before the subcommand (caviar --api URL study list), after
+    its group (caviar study --api URL list) or at its end (caviar study list --api URL)."""
 
 
 @main.command()

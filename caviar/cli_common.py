@@ -2,8 +2,9 @@
 console that draws tables and progress bars, and error handling.
 
 - ``@api_option`` adds ``--api URL`` to a group or a command. Given at any level (``caviar
-  study --api URL create f.yaml`` or ``caviar study create f.yaml --api URL``) it wins over
-  ``CAVIAR_API_URL``, which wins over the default ``http://127.0.0.1:8000``.
+  --api URL study create f.yaml``, ``caviar study --api URL create f.yaml`` or ``caviar study
+  create f.yaml --api URL``) it wins over ``CAVIAR_API_URL``, which wins over the default
+  ``http://127.0.0.1:8000``.
 - ``@api_option`` adds ``--token T`` beside it, at the same levels; without it the client
   sends ``CAVIAR_TOKEN`` (when set).
 - ``@pass_client`` (implies ``@api_option``) hands the command a ``Client`` for that URL,

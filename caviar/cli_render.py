@@ -1,11 +1,17 @@
 """How the ``caviar`` command draws studies, trials and datasets: rich tables, and a progress
-bar that follows a study until it finishes."""
+bar that follows a study until it finishes.
+
+A table narrower than its content gives way in its text columns (names, objectives,
+hyperparameter headers wrap or fold); numbers, states and counts are never cut: a value read
+as ``2.89503e-…`` is a wrong value (see ``keep_whole``).
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable
 
+from rich.cells import cell_len
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -27,11 +33,23 @@ def best_text(s: StudyPublic) -> str:
     return f"{fmt(s.best.value)} (trial {s.best.number}: {params_text(s.best.params)})"
 
 
+def keep_whole(t: Table, *names: str) -> Table:
+    """Never wrap or cut the columns ``names`` (numbers, states, counts): each keeps the width
+    of its widest cell, header included, so a narrow terminal makes the other columns give
+    way instead."""
+    for column in t.columns:
+        if column.header in names:
+            cells = [str(column.header), *(str(c) for c in column.cells)]
+            column.no_wrap = True
+            column.min_width = max(cell_len(c) for c in cells)
+    return t
+
+
 def studies_table(studies: Iterable[StudyPublic]) -> Table:
     t = Table(title="Studies", title_justify="left")
     for name, kw in [
         ("id", {"justify": "right"}),
-        ("name", {}),
+        ("name", {"overflow": "fold"}),
         ("objective", {}),
         ("direction", {}),
         ("status", {}),
@@ -49,7 +67,7 @@ def studies_table(studies: Iterable[StudyPublic]) -> Table:
             f"{finished(s)}/{s.config.max_trials}",
             fmt(s.best.value) if s.best else "—",
         )
-    return t
+    return keep_whole(t, "id", "direction", "status", "finished", "best")
 
 
 def objective_text(s: StudyPublic) -> str:
@@ -82,14 +100,56 @@ def study_table(s: StudyPublic) -> Table:
     return t
 
 
-def trials_table(trials: Iterable[TrialPublic], names: list[str]) -> Table:
+def trials_table(
+    trials: Iterable[TrialPublic], names: list[str], width: int | None = None
+) -> Table:
+    """The trials with their hyperparameters ``names``, every value whole. When the table is
+    wider than ``width`` (the terminal's), the hyperparameters' names fold first; when the
+    values still do not fit, the last hyperparameters are left out and the caption names them."""
+    trials = list(trials)
+    width = width or console.width
+    shown = list(names)
+    while True:
+        t = _trials_table(trials, shown)
+        left_out = names[len(shown) :]
+        if left_out:
+            t.caption = f"not shown for want of width: {', '.join(left_out)}"
+            t.caption_justify = "left"
+        if not shown or _fit(t, width, first_foldable=4):
+            return t
+        shown.pop()
+
+
+def _fit(t: Table, width: int, first_foldable: int) -> bool:
+    """Give each column its widest cell; if the table is then too wide, narrow the headers of
+    the columns from ``first_foldable`` on (they fold), never below their widest value.
+    False when even that is too wide."""
+    overhead = 3 * len(t.columns) + 1  # a border and a space either side of each column
+    values = [max([1, *(cell_len(str(c)) for c in col.cells)]) for col in t.columns]
+    natural = [max(v, cell_len(str(col.header))) for v, col in zip(values, t.columns, strict=True)]
+    if sum(natural) + overhead <= width:
+        return True
+    need = natural[:first_foldable] + values[first_foldable:]
+    spare = width - overhead - sum(need)
+    if spare < 0:
+        return False
+    for i, col in enumerate(t.columns):
+        if i >= first_foldable:  # share what is left among the folded headers, left first
+            extra = min(spare, natural[i] - need[i])
+            need[i] += extra
+            spare -= extra
+        col.width = need[i]
+    return True
+
+
+def _trials_table(trials: list[TrialPublic], names: list[str]) -> Table:
     t = Table(title="Trials", title_justify="left")
-    t.add_column("#", justify="right")
-    t.add_column("state")
-    t.add_column("stage", justify="right")
-    t.add_column("value", justify="right")
+    t.add_column("#", justify="right", no_wrap=True)
+    t.add_column("state", no_wrap=True)
+    t.add_column("stage", justify="right", no_wrap=True)
+    t.add_column("value", justify="right", no_wrap=True)
     for n in names:
-        t.add_column(n, justify="right")
+        t.add_column(n, justify="right", overflow="fold")
     for x in trials:
         t.add_row(
             str(x.number),
@@ -121,7 +181,7 @@ def datasets_table(datasets: Iterable[DatasetPublic]) -> Table:
             f"{d.size:,} B",
             d.created_at.strftime("%Y-%m-%d %H:%M:%S"),
         )
-    return t
+    return keep_whole(t, "rows", "features", "size")
 
 
 def dataset_table(d: DatasetPublic) -> Table:

@@ -156,7 +156,15 @@ note_option = click.option("--note", default=None, help="why: shown on the curve
 @note_option
 @pass_client
 def trial_set(client: Client, trial_id: int, params: tuple[str, ...], note: str | None) -> None:
-    """Change live hyperparameters, e.g. ``caviar trial set 42 learning_rate=3e-4``."""
+    """Change a training trial's hyperparameters while it runs.
+
+    PARAMS are NAME=VALUE pairs of the hyperparameters that can change live: learning_rate,
+    beta, beta1, beta2, l2, batch_size, lr_decay, lr_decay_kind. The trainer applies them
+    before its next mini-batch. For example:
+
+    \b
+        caviar trial set 42 learning_rate=3e-4 --note plateau
+    """
     _command(client, trial_id, "set", parse_assignments(params), note)
 
 

@@ -7,7 +7,9 @@ with it:
 - ``<!-- readme-test: sh -->``: run with ``bash -euo pipefail`` in a scratch directory shared
   by all blocks (files made by one block are there for the next), where ``.venv/bin/caviar`` is
   this checkout's CLI;
-- ``<!-- readme-test: python -->``: run with this Python in the same directory;
+- ``<!-- readme-test: python -->``: run in the same directory with ``.venv/bin/python``, this
+  checkout's Python, which the README's section of the block must name (a reader's own
+  ``python3`` lacks Caviar's client and its ``httpx``);
 - ``<!-- readme-test: study -->``: a YAML study body; it must pass every check of the api's
   creation (the schema and the checks beyond it), and is not run;
 - ``<!-- readme-test: skip REASON -->``: not run (e.g. ``make up`` itself, other hosts).
@@ -50,6 +52,7 @@ class Block:
     lang: str
     body: str
     line: int
+    start: int  # the offset of the body in README.md
 
     def __str__(self) -> str:
         return f"README.md line {self.line} ({self.kind or 'unmarked'} {self.lang} block)"
@@ -58,7 +61,9 @@ class Block:
 def blocks() -> list[Block]:
     text = README.read_text()
     return [
-        Block(m["kind"], m["lang"], m["body"], text.count("\n", 0, m.start("body")))
+        Block(
+            m["kind"], m["lang"], m["body"], text.count("\n", 0, m.start("body")), m.start("body")
+        )
         for m in BLOCK.finditer(text)
     ]
 
@@ -75,12 +80,16 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The reader's directory: ``.venv/bin/caviar`` runs this checkout's CLI."""
+    """The reader's directory: ``.venv/bin/caviar`` runs this checkout's CLI, and
+    ``.venv/bin/python`` its Python."""
     home = tmp_path_factory.mktemp("reader")
     cli = home / ".venv" / "bin" / "caviar"
     cli.parent.mkdir(parents=True)
     cli.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m caviar.cli "$@"\n')
     cli.chmod(0o755)
+    python = home / ".venv" / "bin" / "python"
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    python.chmod(0o755)
     return home
 
 
@@ -90,6 +99,54 @@ def test_every_example_is_marked() -> None:
     kinds = {b.kind for b in blocks() if b.kind}
     assert kinds <= {"sh", "python", "study", "skip"}, kinds
     assert sum(b.kind in ("sh", "python") for b in blocks()) >= 5
+
+
+def test_the_readme_is_a_manual_and_its_links_resolve() -> None:
+    """The README is the user's manual (at most 500 lines); benchmark results live in
+    bench/README.md and long designs in docs/, and every relative link between them resolves,
+    down to the heading it names."""
+    text = README.read_text()
+    assert len(text.splitlines()) <= 500
+    assert "## Two commands" in text and "make test" in text  # what .ci/run relies on
+    pages = [README, ROOT / "bench" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    assert len(pages) >= 4
+    for page in pages:
+        for link in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            if re.match(r"[a-z]+:", link):
+                continue
+            path, _, heading = link.partition("#")
+            target = (page.parent / path).resolve() if path else page
+            assert target.exists(), f"{page.name}: {link} does not exist"
+            if heading and target.suffix == ".md":
+                assert heading in _anchors(target), f"{page.name}: no heading for {link}"
+    linked = set(re.findall(r"\]\(((?:bench|docs)/[^)#\s]+)", text))
+    assert "bench/README.md" in linked and any(x.startswith("docs/") for x in linked)
+
+
+def _anchors(page: Path) -> set[str]:
+    """GitHub's anchors of a page's headings: lower case, punctuation dropped, spaces to -."""
+    return {
+        re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+        for line in page.read_text().splitlines()
+        if line.startswith("#")
+    }
+
+
+def test_python_programs_are_run_with_the_checkouts_python() -> None:
+    """``python3 mine.py`` fails with ``No module named 'httpx'``: Caviar's client lives in
+    ``.venv``. The section of every Python example names ``.venv/bin/python``, and no shell
+    example runs a Python script with another interpreter."""
+    text = README.read_text()
+    examples = [b for b in blocks() if b.kind == "python"]
+    assert examples
+    for b in examples:
+        section = text[text.rfind("\n## ", 0, b.start) : b.start]
+        assert ".venv/bin/python" in section, f"{b}: say to run it with .venv/bin/python"
+    other = re.compile(r"(?<![\w/.])python3?(\s+-\S+)*\s+[\w./-]+\.py\b")
+    for b in blocks():
+        if b.kind == "sh":
+            found = [line for line in b.body.splitlines() if other.search(line)]
+            assert not found, f"{b}: run scripts with .venv/bin/python: {found}"
 
 
 def test_the_readme_runs(live: str, scratch: Path) -> None:
@@ -107,7 +164,7 @@ def test_the_readme_runs(live: str, scratch: Path) -> None:
         if block.kind == "sh":
             args = ["bash", "-euo", "pipefail", "-c", body]
         elif block.kind == "python":
-            args = [sys.executable, "-c", body]
+            args = [str(scratch / ".venv" / "bin" / "python"), "-c", body]
         else:
             continue
         done = subprocess.run(

@@ -37,3 +37,6 @@ app.conf.update(
     # tells the api when done; cancelling it would throw the work away for nothing.
     worker_cancel_long_running_tasks_on_connection_loss=False,
 )
+if app.conf.broker_transport == "caviar.broker:SQLTransport":
+    # The same broker, consumed with short waits, so that a worker stops at once when told.
+    app.conf.broker_transport = "worker.transport:SQLTransport"

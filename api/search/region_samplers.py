@@ -11,9 +11,9 @@ import math
 import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from scipy.stats import qmc
 
 from api.search.encoding import RegionBox, SpaceEncoding
 from api.search.gaussian_process import (
@@ -106,12 +106,21 @@ class SobolRegionSampler(BaseRegionSampler):
         return sobol_points(enc, box, numbers, seed, start)
 
 
+def _sobol(d: int, rng: np.random.Generator) -> Any:
+    """A scrambled Sobol engine of ``d`` dimensions (at least one). ``scipy.stats`` is imported
+    here, not at the module's top: it takes over a second, and every api process would pay it
+    at start-up whether or not a study ever draws a Sobol point."""
+    from scipy.stats import qmc
+
+    return qmc.Sobol(d=max(d, 1), scramble=True, seed=rng)
+
+
 def sobol_points(
     enc: SpaceEncoding, box: RegionBox, numbers: list[int], seed: int, start: int
 ) -> tuple[np.ndarray, np.ndarray]:
     d = len(enc.numeric) + len(enc.categorical)
     idx = np.array([max(n - start, 0) for n in numbers])
-    engine = qmc.Sobol(d=max(d, 1), scramble=True, seed=np.random.default_rng([seed, start, 11]))
+    engine = _sobol(d, np.random.default_rng([seed, start, 11]))
     if idx.min() > 0:
         engine.fast_forward(int(idx.min()))
     with warnings.catch_warnings():  # a Sobol prefix of any length is still well spread
@@ -293,7 +302,7 @@ class GPRegionSampler(BaseRegionSampler):
         centres_u, centres_c = u[inside][order[:5]], c[inside][order[:5]]
         # One candidate set for the whole batch: space-filling points plus points near the best.
         d = len(enc.numeric) + len(enc.categorical)
-        pts = qmc.Sobol(d=max(d, 1), scramble=True, seed=rng).random(self.n_candidates)
+        pts = _sobol(d, rng).random(self.n_candidates)
         cand_u, cand_c = enc.uniform(box, pts[:, : len(enc.numeric)], rng)
         width = box.hi - box.lo
         parts_u, parts_c = [cand_u], [cand_c]
