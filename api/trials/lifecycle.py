@@ -86,9 +86,11 @@ def _won(
     *,
     reason: str | None = None,
     enters: str | None = None,
+    worker: str | None = None,
 ) -> list[Any]:
     """Carry out transition ``name`` on the trials matching ``where``: one guarded UPDATE.
-    Returns the rows it won (id, study id, attempt before, worker) and records their events."""
+    Returns the rows it won (id, study id, attempt before, worker) and records their events
+    (naming ``worker``, or the trial's worker after the change)."""
     t = TRANSITIONS[name]
     state = enters or t.enters
     assert enters is None or t.enters is None, name
@@ -114,7 +116,7 @@ def _won(
         .execution_options(synchronize_session=False)
     ).all()
     if t.event is not None:
-        for trial_id, study_id, attempt, worker in rows:
+        for trial_id, study_id, attempt, held_by in rows:
             events.record(
                 session,
                 trial_id=trial_id,
@@ -122,7 +124,7 @@ def _won(
                 attempt=attempt - 1 if t.next_attempt else attempt,
                 kind=t.event,
                 reason=reason or name,
-                worker=worker,
+                worker=worker or held_by,
             )
     return rows
 
@@ -428,11 +430,19 @@ def cancel_study(session: Session, study: Study) -> None:
 
 
 def requeue_silent(
-    session: Session, trial_id: int, attempt: int, grace: float, *, last_try: bool, reason: str
+    session: Session,
+    trial_id: int,
+    attempt: int,
+    grace: float,
+    *,
+    last_try: bool,
+    reason: str,
+    worker: str | None = None,
 ) -> bool:
     """A running attempt silent past ``grace`` (judged again here, on the database's clock, so
     a heartbeat that landed meanwhile keeps its attempt): back to the queue with the next
-    attempt, or failed on its ``last_try``. The caller holds the study's lock."""
+    attempt, or failed on its ``last_try``. The caller holds the study's lock. ``worker``: the
+    silent worker, named in the event."""
     where = [
         Trial.id == trial_id,
         Trial.attempt == attempt,
@@ -445,7 +455,7 @@ def requeue_silent(
         if won:
             close_pending(session, trial_id, f"the trial failed first: {reason}")
     else:
-        won = _won(session, "requeue", where, {}, reason=reason)
+        won = _won(session, "requeue", where, {}, reason=reason, worker=worker)
         if won:
             reopen_unsaved(session, trial_id)
     return bool(won)

@@ -49,7 +49,7 @@ def reap_silent(db: Database, dispatcher: Dispatcher) -> Pass:
                 seconds_since(Trial.heartbeat_at) > Study.heartbeat_grace,
             )
         ).all()
-    for trial_id, attempt, study_id, _worker, grace in silent:
+    for trial_id, attempt, study_id, worker, grace in silent:
         to_send: list[Trial] = []
         with db.session() as s:
             study = lock(s, study_id)
@@ -67,7 +67,7 @@ def reap_silent(db: Database, dispatcher: Dispatcher) -> Pass:
                 f"(silent {tries} of {config.max_attempts} tries)"
             )
             won = lifecycle.requeue_silent(
-                s, trial_id, attempt, grace, last_try=exhausted, reason=reason
+                s, trial_id, attempt, grace, last_try=exhausted, reason=reason, worker=worker
             )
             if won and exhausted:
                 out.failed += 1

@@ -166,7 +166,7 @@ def test_a_forks_edit_wins_over_the_parents_live_value(be: Backend, api_url: str
         c.command(parent, "set", {"learning_rate": 1e-4})
         wait_for(lambda: c.study(sid).status == "completed", 120, "the parent", log=w)
         assert c.reports(parent).data[-1].metrics["learning_rate"] == 1e-4
-        child = c.fork(parent, {"learning_rate": LR})  # the parent's original value
+        child = c.fork(parent, {"learning_rate": LR}, step=10)  # its original value
         assert child.params["learning_rate"] == LR
         wait_for(lambda: c.trial(child.id).state == "completed", 120, "the fork", log=w)
     ours = c.reports(child.id).data
