@@ -25,7 +25,7 @@ from api.db.models import SchedulerLease, Study, Trial
 from api.db.session import Database
 from api.errors import Conflict
 from api.retests import rounds as retest_rounds
-from api.retests.schedule import completed_search_trials, next_due
+from api.studies.retest_schedule import completed_search_trials, next_due
 from api.trials.dispatch import Dispatcher
 from api.trials.study import config_of, lock
 

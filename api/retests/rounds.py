@@ -20,16 +20,16 @@ from api.datasets import service as dataset_service
 from api.db.clock import db_now
 from api.db.models import RetestRound, Study, Trial
 from api.errors import Conflict
-from api.retests.schedule import uploaded_dataset_name
 from api.retests.verdict import HISTORY, Judged, judge, reference, summarize
 from api.search.base import RegionView
 from api.search.transforms import from_unit
 from api.studies import regions as region_service
+from api.studies.champion import latest_verdict
 from api.studies.ranking import best_first
+from api.studies.retest_schedule import uploaded_dataset_name
 from api.trials import lifecycle
 from api.trials.study import config_of, lock
 from caviar.retest_schemas import Origin, RetestConfig, RoundPublic, RoundResult, RoundTrigger
-from caviar.schemas import Best
 from caviar.space import CategoricalParam
 from caviar.states import UNFINISHED
 
@@ -38,29 +38,6 @@ def running_round(session: Session, study_id: int) -> RetestRound | None:
     return session.scalars(
         select(RetestRound).where(RetestRound.study_id == study_id, RetestRound.state == "running")
     ).first()
-
-
-def latest_verdict(session: Session, study_id: int) -> RetestRound | None:
-    """The latest finished round that named a champion."""
-    return session.scalars(
-        select(RetestRound)
-        .where(RetestRound.study_id == study_id, RetestRound.champion.is_not(None))
-        .order_by(RetestRound.number.desc())
-        .limit(1)
-    ).first()
-
-
-def latest_champion(session: Session, study_id: int) -> Best | None:
-    """The study's champion by the latest judged round: the configuration that round kept or
-    crowned, with the mean of its repeats there (the study's ``best`` stays its best search
-    trial)."""
-    r = latest_verdict(session, study_id)
-    if r is None or r.champion is None:
-        return None
-    c = r.champion
-    return Best(
-        trial_id=c["trial_id"], number=c["trial_number"], value=c["mean"], params=c["params"]
-    )
 
 
 def _key(params: dict[str, Any]) -> str:

@@ -10,10 +10,9 @@ from api.deps import DispatcherDep, ReadSessionDep, SessionDep
 from api.openapi import responses
 from api.params import Offset, StudyId
 from api.publish import trial_public
-from api.retests import schedule as retest_schedule
 from api.studies import edits as study_edits
 from api.studies import regions as region_service
-from api.studies import scheduling
+from api.studies import retest_schedule, scheduling
 from api.studies import service as study_service
 from api.studies.recommendation import recommendation
 from api.trials.study import lock

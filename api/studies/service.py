@@ -11,12 +11,11 @@ from sqlalchemy.orm import Session
 from api.datasets import service as dataset_service
 from api.db.models import RetestRound, Study, Trial
 from api.errors import Conflict, FieldError, FieldErrors, NotFound
-from api.retests import rounds as retest_rounds
-from api.retests import schedule as retest_schedule
 from api.search.base import whole_space
 from api.studies import checks as study_checks
 from api.studies import regions as region_service
-from api.studies import warm_start
+from api.studies import retest_schedule, warm_start
+from api.studies.champion import latest_champion
 from api.studies.ranking import best_first
 from api.studies.scheduling import top_up
 from api.trials import lifecycle
@@ -144,7 +143,7 @@ def public(session: Session, study: Study) -> StudyPublic:
         config=config_of(study),
         status=study.status,  # type: ignore[arg-type]
         best=best(session, study),
-        champion=retest_rounds.latest_champion(session, study.id),
+        champion=latest_champion(session, study.id),
         stage=region.stage if region else 0,
         region_id=region.id if region else None,
         counts=counts,  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ from api.db.clock import db_now
 from api.db.models import SchedulerLease, Study
 from api.db.session import Database
 from api.retests.lease import RetestScheduler, hold_lease
-from api.retests.schedule import database_now
+from api.studies.retest_schedule import database_now
 from api.trials.dispatch import Dispatcher
 from caviar.client import Client
 from caviar.schemas import TrialDispatch
