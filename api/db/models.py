@@ -161,7 +161,8 @@ class TrialEvent(TimestampMixin, Base):
     ``kind``: ``claimed`` (a worker started the attempt), ``reclaimed`` (the same worker
     claimed it again after a lost answer), ``requeued`` (silent past its grace: back to the
     queue with the next attempt), ``failed`` (silent on its last attempt), ``resent`` (its
-    broker message was missing and was sent again). ``reason`` says why in plain words;
+    broker message was missing and was sent again), ``paused``, ``resumed``, ``stopped`` (a
+    person's doing, or its trainer's pause). ``reason`` says why in plain words;
     ``worker`` is the worker concerned, when one is known. Newest first by ``created_at``.
     """
 

@@ -49,7 +49,8 @@ class FleetCollector(Collector):
             workers = fleet.workers(s)
         counters = CounterMetricFamily(
             "caviar_trial_events",
-            "Trial events by kind: requeued, resent (a lost message sent again), failed, claimed",
+            "Trial events by kind: claimed, requeued, resent (a lost message sent again), "
+            "failed, paused, resumed, stopped",
             labels=["kind"],
         )
         for kind in EVENT_KINDS:

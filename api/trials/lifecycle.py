@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, func, insert, or_, select, update
@@ -33,7 +33,7 @@ from api.db.clock import db_now, seconds_since
 from api.db.models import Checkpoint, Study, Trial, TrialCommand, TrialReport
 from api.errors import Conflict, NotFound
 from api.trials import events
-from caviar.states import FINISHED_STATES, UNFINISHED
+from caviar.states import UNFINISHED
 
 Lock = Literal["study", "trial"]
 
@@ -153,7 +153,6 @@ class NewTrial:
     parent_id: int | None = None
     forked_at_step: int | None = None
     note: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def create(
@@ -189,7 +188,6 @@ def create(
             "note": n.note,
             "steered": n.kind == "fork",
             "claim": new_claim() if running else None,
-            **n.extra,
         }
         for i, n in enumerate(new)
     ]
@@ -462,14 +460,16 @@ def requeue_silent(
 
 
 def resent(session: Session, trials: Sequence[Trial], why: dict[int, str]) -> None:
-    """Record that the queued trials' messages are sent again, and why."""
+    """Record that the queued trials' messages are sent again, and why (the state stays)."""
+    kind = TRANSITIONS["resend"].event
+    assert kind is not None
     for t in trials:
         events.record(
             session,
             trial_id=t.id,
             study_id=t.study_id,
             attempt=t.attempt,
-            kind=TRANSITIONS["resend"].event or "resent",
+            kind=kind,
             reason=why[t.id],
         )
 
@@ -503,7 +503,3 @@ def reopen_unsaved(session: Session, trial_id: int) -> int:
     return session.execute(
         query.values(state="pending", applied_at=None, applied_step=None)
     ).rowcount
-
-
-def is_finished(trial: Trial) -> bool:
-    return trial.state in FINISHED_STATES
