@@ -139,8 +139,8 @@ class LostMessages:
             why[t.id] = f"its message had not started after {self.after:g} s"
         for t in missing:
             why[t.id] = (
-                f"the broker queue held {depth} messages for {len(sent)} queued trials: "
-                "its message was lost (a broker restart?)"
+                f"the broker queue held {depth} messages for {len(sent)} queued trials on two "
+                "passes in a row: its message was missing"
             )
         due = [t for t, _ in queued if t.id in why]
         if not due:
