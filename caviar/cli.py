@@ -14,6 +14,7 @@ A command for an existing group goes the same way: ``study.add_command(cli_topic
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import sys
 import tempfile
@@ -59,7 +60,13 @@ def up(host: str, port: int, workers: int, data_dir: Path | None) -> None:
     """Run the api and local workers on this machine. Ctrl-C stops them all.
 
     The addresses are the last lines of the start-up, once the api answers and the workers
-    are ready."""
+    are ready.
+
+    The workers get a worker token of their own, made here at start and handed to the api
+    (``CAVIAR_LOCAL_WORKER_TOKEN``) and to them (``CAVIAR_TOKEN``): the api accepts it as a
+    worker's without storing it, so a token created while the service runs (which closes the
+    api to calls without a token) never strands these workers, and the token itself never
+    closes a tokenless api. It dies with this command."""
     env = dict(os.environ)
     if data_dir is not None:
         env["CAVIAR_DATA_DIR"] = str(data_dir)
@@ -67,6 +74,9 @@ def up(host: str, port: int, workers: int, data_dir: Path | None) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = f"http://{host}:{port}"
     env["CAVIAR_API_URL"] = url
+    local_token = "cvr_" + secrets.token_urlsafe(32)
+    api_env = {**env, "CAVIAR_LOCAL_WORKER_TOKEN": local_token}
+    worker_env = {**env, "CAVIAR_TOKEN": local_token}
     procs = []
 
     def _quit(signum: int, _frame: Any) -> None:
@@ -75,13 +85,15 @@ def up(host: str, port: int, workers: int, data_dir: Path | None) -> None:
     signal.signal(signal.SIGTERM, _quit)
     try:
         with tempfile.TemporaryDirectory(prefix="caviar-up-") as tmp:
-            api = spawn("api", ["--host", host, "--port", str(port), "--log-level", "warning"], env)
+            api = spawn(
+                "api", ["--host", host, "--port", str(port), "--log-level", "warning"], api_env
+            )
             procs.append(api)
             wait_healthy(url, api)
             if workers:
                 ready = Path(tmp) / "worker-ready"
                 args = ["--concurrency", str(workers), "--loglevel", "WARNING", "--quiet"]
-                worker = spawn("worker", [*args, "--ready-file", str(ready)], env)
+                worker = spawn("worker", [*args, "--ready-file", str(ready)], worker_env)
                 procs.append(worker)
                 wait_file(ready, worker)
             click.echo(f"database {settings.resolved_database_url}; {workers} worker process(es)")

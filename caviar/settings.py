@@ -41,8 +41,12 @@ class Settings(BaseSettings):
     # (uvicorn's forwarded_allow_ips); empty: none, the peer's address is the client's.
     trusted_proxies: str = ""
     # Comma-separated extra Host names accepted on a loopback api (besides 127.0.0.1,
-    # localhost and [::1]), e.g. the name a local reverse proxy passes on.
+    # localhost and [::1]), e.g. the name a local reverse proxy passes on. A request under such
+    # a name always needs a token: it never opens a tokenless api to other hosts.
     allowed_hosts: str = ""
+    # A worker token that ``caviar up`` makes at start for the workers it starts, and hands to
+    # its api: accepted as a worker's, never stored, and it never closes a tokenless api.
+    local_worker_token: str = ""
     # Largest accepted training checkpoint, in bytes, and how many a trial keeps.
     max_checkpoint_bytes: int = 256 * 1024 * 1024
     checkpoints_kept: int = 3
