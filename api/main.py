@@ -14,6 +14,8 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors_http
 from api.auth.access import check_declared
+from api.auth.cross_site import CrossSiteMiddleware
+from api.auth.headers import SecurityHeadersMiddleware
 from api.auth.host_check import HostCheckMiddleware
 from api.auth.openapi import document_auth
 from api.dashboard import routes as dashboard
@@ -88,9 +90,11 @@ def create_app(
     errors_http.install(app)
     # Large answers (trial lists, plot data) shrink about 5x; small ones (ask, tell) skip it.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
-    # Outermost last: timing, then the Host check. Who may call a route is declared on the
-    # route (api.auth.access).
+    # Outermost last: timing, security headers, the Host check, then the cross-site check.
+    # Who may call a route is declared on the route (api.auth.access).
+    app.add_middleware(CrossSiteMiddleware, allowed=settings.allowed_origins)
     app.add_middleware(HostCheckMiddleware, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.state.metrics = ApiMetrics(app.state)
     app.add_middleware(TimingMiddleware, metrics=app.state.metrics)
     document_auth(app)

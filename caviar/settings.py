@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # localhost and [::1]), e.g. the name a local reverse proxy passes on. A request under such
     # a name always needs a token: it never opens a tokenless api to other hosts.
     allowed_hosts: str = ""
+    # Comma-separated origins (``https://tuning.example.com``) whose web pages may change
+    # things through the api, besides the api's own origin (scheme://Host of the request).
+    allowed_origins: str = ""
     # A worker token that ``caviar up`` makes at start for the workers it starts, and hands to
     # its api: accepted as a worker's, never stored, and it never closes a tokenless api.
     local_worker_token: str = ""

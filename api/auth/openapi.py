@@ -2,7 +2,7 @@
 
 - 421 (a foreign ``Host`` on a loopback api) on every operation;
 - 401 and 403 on every operation that a route's ``Security`` dependency guards
-  (``api.auth.access``).
+  (``api.auth.access``); 403 also on every write, for a cross-site request.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from api.auth.access import roles_of
+from api.auth.cross_site import SAFE_METHODS
 from api.route_templates import api_routes
 
 DETAIL = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
@@ -23,7 +24,11 @@ MISDIRECTED = {
 }
 
 
-FORBIDDEN = {"description": "The token's role may not do this", **ERROR_BODY}
+def _forbidden(guarded: bool, write: bool) -> str:
+    why = ["the token's role may not do this"] if guarded else []
+    if write:
+        why.append("a cross-site request (another Origin, or Sec-Fetch-Site: cross-site)")
+    return "; or ".join(why).capitalize()
 
 
 def document_auth(app: FastAPI) -> None:
@@ -46,9 +51,12 @@ def document_auth(app: FastAPI) -> None:
                     continue
                 answers = op.setdefault("responses", {})
                 answers.setdefault("421", MISDIRECTED)
-                if (method.upper(), template) in guarded:
+                needs_token = (method.upper(), template) in guarded
+                write = method.upper() not in SAFE_METHODS
+                if needs_token:
                     answers.setdefault("401", UNAUTHORIZED)
-                    answers.setdefault("403", FORBIDDEN)
+                if needs_token or write:
+                    answers["403"] = {"description": _forbidden(needs_token, write), **ERROR_BODY}
         app.openapi_schema = schema
         return schema
 
