@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import Conflict, FieldError, FieldErrors, NotFound, TooLarge
 from api.studies import checks as study_checks
@@ -92,6 +93,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(TooLarge)
     async def _too_large(_: Request, exc: TooLarge) -> JSONResponse:
         return JSONResponse(status_code=413, content={"detail": str(exc), "field": "body"})
+
+    @app.exception_handler(413)
+    async def _body_too_large(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(status_code=413, content={"detail": exc.detail, "field": "body"})
 
     @app.exception_handler(Conflict)
     async def _conflict(_: Request, exc: Conflict) -> JSONResponse:

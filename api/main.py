@@ -18,6 +18,7 @@ from api.auth.cross_site import CrossSiteMiddleware
 from api.auth.headers import SecurityHeadersMiddleware
 from api.auth.host_check import HostCheckMiddleware
 from api.auth.openapi import document_auth
+from api.body import BodyLimitMiddleware
 from api.dashboard import routes as dashboard
 from api.dashboard import vendor
 from api.datasets import routes as datasets
@@ -90,8 +91,10 @@ def create_app(
     errors_http.install(app)
     # Large answers (trial lists, plot data) shrink about 5x; small ones (ask, tell) skip it.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
-    # Outermost last: timing, security headers, the Host check, then the cross-site check.
+    # Outermost last: timing, security headers, the Host check, the cross-site check, then
+    # the body limit (bodies are bounded before they are parsed; uploads set their own).
     # Who may call a route is declared on the route (api.auth.access).
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(CrossSiteMiddleware, allowed=settings.allowed_origins)
     app.add_middleware(HostCheckMiddleware, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(SecurityHeadersMiddleware)

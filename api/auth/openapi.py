@@ -2,7 +2,8 @@
 
 - 421 (a foreign ``Host`` on a loopback api) on every operation;
 - 401 and 403 on every operation that a route's ``Security`` dependency guards
-  (``api.auth.access``); 403 also on every write, for a cross-site request.
+  (``api.auth.access``); 403 also on every write, for a cross-site request;
+- 413 on every operation that takes a body (``CAVIAR_MAX_BODY_BYTES``, or the route's own limit).
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ from api.route_templates import api_routes
 
 DETAIL = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
 ERROR_BODY = {"content": {"application/json": {"schema": DETAIL}}}
+TOO_LARGE = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}, "field": {"type": "string", "enum": ["body"]}},
+    "required": ["detail", "field"],
+}
 UNAUTHORIZED = {"description": "No token, or an unknown or revoked one", **ERROR_BODY}
 MISDIRECTED = {
     "description": "A loopback api was reached under a Host name that is not its own",
@@ -57,6 +63,14 @@ def document_auth(app: FastAPI) -> None:
                     answers.setdefault("401", UNAUTHORIZED)
                 if needs_token or write:
                     answers["403"] = {"description": _forbidden(needs_token, write), **ERROR_BODY}
+                if "requestBody" in op:
+                    answers.setdefault(
+                        "413",
+                        {
+                            "description": "The body is over its size limit",
+                            "content": {"application/json": {"schema": TOO_LARGE}},
+                        },
+                    )
         app.openapi_schema = schema
         return schema
 

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.auth.access import ADMINS, WORKER_READERS
-from api.body import read_limited
+from api.body import OWN_LIMIT, read_limited
 from api.datasets import service as dataset_service
 from api.deps import ReadSessionDep
 from api.openapi import responses
@@ -25,6 +25,7 @@ router = APIRouter(prefix="/datasets", tags=["datasets"])
     "",
     dependencies=[ADMINS],
     summary="Upload a CSV dataset",
+    max_body_size=OWN_LIMIT,  # read_limited: CAVIAR_MAX_UPLOAD_BYTES
     response_model=DatasetPublic,
     status_code=status.HTTP_201_CREATED,
     responses=responses(

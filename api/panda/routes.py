@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.auth.access import ADMINS, WORKER_READERS, WORKERS
-from api.body import read_limited
+from api.body import OWN_LIMIT, read_limited
 from api.deps import DispatcherDep, ReadSessionDep, SessionDep
 from api.openapi import responses
 from api.panda import checkpoints as checkpoint_service
@@ -149,6 +149,7 @@ _CHECKPOINT_ROUTE: dict[str, Any] = {
     "responses": responses(404, 409, 413, 422),
     "status_code": status.HTTP_201_CREATED,
     "dependencies": [WORKERS],
+    "max_body_size": OWN_LIMIT,  # read_limited: CAVIAR_MAX_CHECKPOINT_BYTES
     "openapi_extra": {
         "requestBody": {
             "content": {"application/octet-stream": {"schema": {"type": "string"}}},
