@@ -1,6 +1,8 @@
 """The answers that the access rules add to every operation of the OpenAPI document.
 
 - 421 (a foreign ``Host`` on a loopback api) on every operation;
+- "no token" (``{}``) beside the bearer token among the security requirements of a guarded
+  operation: a loopback api that never had a token answers this machine without one;
 - 401 and 403 on every operation that a route's ``Security`` dependency guards
   (``api.auth.access``); 403 also on every write, for a cross-site request;
 - 413 on every operation that takes a body (``CAVIAR_MAX_BODY_BYTES``, or the route's own limit).
@@ -61,6 +63,10 @@ def document_auth(app: FastAPI) -> None:
                 write = method.upper() not in SAFE_METHODS
                 if needs_token:
                     answers.setdefault("401", UNAUTHORIZED)
+                    # A loopback api that never had a token answers this machine without one.
+                    security = op.setdefault("security", [])
+                    if {} not in security:
+                        security.append({})
                 if needs_token or write:
                     answers["403"] = {"description": _forbidden(needs_token, write), **ERROR_BODY}
                 if "requestBody" in op:
