@@ -79,7 +79,7 @@ def install(app: FastAPI) -> None:
     async def _field(_: Request, exc: FieldError) -> JSONResponse:
         return JSONResponse(
             status_code=422,
-            content={"detail": [_error(("body", *exc.loc), str(exc), "value_error")]},
+            content={"detail": [_error((exc.where, *exc.loc), str(exc), "value_error")]},
         )
 
     @app.exception_handler(FieldErrors)
