@@ -41,10 +41,10 @@ def _not_bool(value: Any) -> Any:
 
 
 NotBool = BeforeValidator(_not_bool)
-Id = Annotated[int, NotBool, Field(ge=1, le=DB_INT_MAX, description="a stored id")]
-Offset = Annotated[int, NotBool, Field(ge=0, le=DB_INT_MAX)]
-Step = Annotated[int, NotBool, Field(ge=0, le=DB_INT_MAX)]
-Attempt = Annotated[int, NotBool, Field(ge=1, le=DB_INT_MAX)]
+Id = Annotated[int, Field(ge=1, le=DB_INT_MAX, description="a stored id"), NotBool]
+Offset = Annotated[int, Field(ge=0, le=DB_INT_MAX), NotBool]
+Step = Annotated[int, Field(ge=0, le=DB_INT_MAX), NotBool]
+Attempt = Annotated[int, Field(ge=1, le=DB_INT_MAX), NotBool]
 BoundedFloat = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_ABS_FLOAT, le=MAX_ABS_FLOAT)]
 SpaceInt = Annotated[int, Field(ge=-MAX_ABS_INT, le=MAX_ABS_INT)]
 
