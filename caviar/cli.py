@@ -30,7 +30,14 @@ from caviar.cli_dataset import dataset
 from caviar.cli_study import study
 from caviar.cli_token import token
 from caviar.cli_trial import trial
-from caviar.processes import port_problem, spawn, stop, wait_file, wait_healthy
+from caviar.processes import (
+    port_problem,
+    spawn,
+    stop,
+    wait_file,
+    wait_healthy,
+    worker_problem,
+)
 from caviar.settings import Settings
 
 
@@ -158,9 +165,15 @@ def migrate() -> None:
 @click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 256))
 def worker(url: str | None, concurrency: int) -> None:
     """Run a Celery worker that trains trials and talks to the api over REST (it needs the
-    broker's URL and the api's URL, no database)."""
+    broker's URL and the api's URL, no database). Exits non-zero, saying why, when either URL
+    cannot work; a broker that is only down is waited for (it may come up later)."""
+    api = url or api_url(click.get_current_context())
+    problem = worker_problem(api, Settings().resolved_broker_url)
+    if problem is not None:
+        click.echo(f"error: the worker cannot start: {problem}", err=True)
+        sys.exit(2)
     args = [sys.executable, "-m", "worker", "--concurrency", str(concurrency)]
-    os.execv(sys.executable, [*args, "--api", url or api_url(click.get_current_context())])
+    os.execv(sys.executable, [*args, "--api", api])
 
 
 main.add_command(study)

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -41,6 +42,21 @@ def port_problem(host: str, port: int) -> str | None:
             s.bind(address)
         except OSError as exc:
             return exc.strerror or str(exc)
+    return None
+
+
+def worker_problem(api: str, broker: str) -> str | None:
+    """Why a worker with this api URL and broker URL cannot work, or None."""
+    from kombu.transport import resolve_transport  # only here: the CLI starts fast
+
+    parts = urlsplit(api)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"the api's URL {api!r} is not an http:// or https:// URL (--api, CAVIAR_API_URL)"
+    scheme = broker.split("://", 1)[0] if "://" in broker else ""
+    try:
+        resolve_transport(scheme.split("+", 1)[0] or None)
+    except (KeyError, ImportError):
+        return f"the broker's URL names no transport Caviar knows: {scheme!r} (CAVIAR_BROKER_URL)"
     return None
 
 

@@ -1,5 +1,6 @@
 """A command that cannot run says why in one line and exits non-zero: ``caviar up`` and
-``caviar api`` on a busy port, ``caviar up`` whose api refuses to start."""
+``caviar api`` on a busy port, ``caviar up`` whose api refuses to start, ``caviar worker`` with
+an api or broker URL that cannot work."""
 
 from __future__ import annotations
 
@@ -66,3 +67,17 @@ def test_up_whose_api_refuses_to_start_exits_with_its_code(tmp_path: Path) -> No
     assert "refusing to listen on 0.0.0.0" in done.stderr
     assert "error: the api exited with code 2 before it was ready" in done.stderr
     assert "Caviar is up" not in done.stdout
+
+
+def test_worker_with_urls_that_cannot_work_exits_non_zero(tmp_path: Path) -> None:
+    with backend("sqlite", tmp_path) as be:
+        bad_broker = caviar(["worker"], be.worker_env(CAVIAR_BROKER_URL="nope://x"))
+        bad_api = caviar(["worker", "--api", "127.0.0.1:8000"], be.worker_env())
+    assert bad_broker.returncode == 2
+    assert bad_broker.stderr.strip().splitlines() == [
+        "error: the worker cannot start: the broker's URL names no transport Caviar knows: "
+        "'nope' (CAVIAR_BROKER_URL)"
+    ]
+    assert bad_api.returncode == 2
+    assert "is not an http:// or https:// URL" in bad_api.stderr
+    assert len(bad_api.stderr.strip().splitlines()) == 1
