@@ -83,9 +83,9 @@ def test_a_page_on_another_site_changes_nothing(page: Page, tmp_path: Path) -> N
         with other_site(ATTACK.format(api=api, sid=sid)) as evil:
             page.goto(evil + "/")
             expect(page).to_have_title("sent")
-            page.evaluate("() => document.getElementById('f').submit()")
-            page.wait_for_load_state()
-            assert "may not change anything" in page.content()
+            with page.expect_navigation():
+                page.evaluate("() => document.getElementById('f').submit()")
+            expect(page.locator("body")).to_contain_text("may not change anything")
         study = httpx.get(f"{api}/api/studies/{sid}").json()
         assert study["status"] == "running"
         assert httpx.get(f"{api}/api/studies").json()["count"] == 1
