@@ -93,11 +93,21 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(TooLarge)
     async def _too_large(_: Request, exc: TooLarge) -> JSONResponse:
-        return JSONResponse(status_code=413, content={"detail": str(exc), "field": "body"})
+        return JSONResponse(
+            status_code=413,
+            content={"detail": str(exc), "field": "body"},
+            headers={"Connection": "close"},  # as below: stop reading the rest
+        )
 
     @app.exception_handler(413)
     async def _body_too_large(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(status_code=413, content={"detail": exc.detail, "field": "body"})
+        # Connection: close, so that the server stops reading the rest of a large body (it
+        # would otherwise read and drop every byte to keep the connection).
+        return JSONResponse(
+            status_code=413,
+            content={"detail": exc.detail, "field": "body"},
+            headers={"Connection": "close"},
+        )
 
     @app.exception_handler(404)
     @app.exception_handler(405)
