@@ -1,5 +1,10 @@
 """Security headers on every answer: the dashboard runs under a Content-Security-Policy that
-allows only its own scripts (no inline script, no ``eval``), and no page may frame it.
+allows only its own scripts (no inline script, nothing from another origin), and no page may
+frame it.
+
+``'unsafe-eval'`` is there for one reason: with a hardware GPU the dashboard loads plotly.js's
+full bundle, whose WebGL traces (scattergl, parcoords) compile their draw calls with
+``Function`` (regl); without it those plots would not draw. The basic bundle needs none of it.
 
 ``/docs`` (Swagger UI) starts itself with an inline script that FastAPI writes, so its policy
 allows inline scripts on that page alone; it loads nothing from another origin either.
@@ -10,7 +15,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 DASHBOARD_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
