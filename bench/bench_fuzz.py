@@ -65,6 +65,8 @@ def main() -> None:
         )
         findings += [(kind, f) for f in report.findings]
         print(f"  statuses: {json.dumps(s['statuses'])}", flush=True)
+        if s["stateful_stopped"]:
+            print("  the stateful phase stopped early (a scenario drew differently)", flush=True)
     for kind, f in findings[:20]:
         print(f"{kind}: {f}")
 
