@@ -27,12 +27,13 @@ class TooLarge(Exception):
 class FieldError(Exception):
     """422 raised after schema validation (checks that need the whole body or the database).
 
-    ``loc`` is the path of the offending field within the body, e.g. ("space", "lr", "high").
+    ``loc`` is the path of the offending field within the body, e.g. ("space", "lr", "high"), or
+    within the query string when ``where`` is ``"query"``.
     """
 
-    def __init__(self, loc: Sequence[str | int], message: str) -> None:
+    def __init__(self, loc: Sequence[str | int], message: str, where: str = "body") -> None:
         super().__init__(message)
-        self.loc = tuple(loc)
+        self.loc, self.where = tuple(loc), where
 
 
 class FieldErrors(Exception):

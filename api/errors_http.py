@@ -8,8 +8,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import Conflict, FieldError, FieldErrors, NotFound, TooLarge
+from api.route_templates import api_routes
 from api.studies import checks as study_checks
 
 _UNION_TAGS = {
@@ -77,7 +79,7 @@ def install(app: FastAPI) -> None:
     async def _field(_: Request, exc: FieldError) -> JSONResponse:
         return JSONResponse(
             status_code=422,
-            content={"detail": [_error(("body", *exc.loc), str(exc), "value_error")]},
+            content={"detail": [_error((exc.where, *exc.loc), str(exc), "value_error")]},
         )
 
     @app.exception_handler(FieldErrors)
@@ -91,7 +93,37 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(TooLarge)
     async def _too_large(_: Request, exc: TooLarge) -> JSONResponse:
-        return JSONResponse(status_code=413, content={"detail": str(exc), "field": "body"})
+        return JSONResponse(
+            status_code=413,
+            content={"detail": str(exc), "field": "body"},
+            headers={"Connection": "close"},  # as below: stop reading the rest
+        )
+
+    @app.exception_handler(413)
+    async def _body_too_large(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Connection: close, so that the server stops reading the rest of a large body (it
+        # would otherwise read and drop every byte to keep the connection).
+        return JSONResponse(
+            status_code=413,
+            content={"detail": exc.detail, "field": "body"},
+            headers={"Connection": "close"},
+        )
+
+    @app.exception_handler(404)
+    @app.exception_handler(405)
+    async def _no_route(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """A path that an API route serves with other methods answers 405 with every method of
+        every route on it (the dashboard's files, mounted at /, would otherwise answer 404, or
+        405 with their own ``GET, HEAD``)."""
+        path = request.url.path
+        allowed: set[str] = set()
+        for _, context in api_routes(app):
+            if context.path_regex.match(path):
+                allowed |= set(context.methods or ())
+        if allowed and request.method not in allowed:
+            headers = {"Allow": ", ".join(sorted(allowed))}
+            return JSONResponse({"detail": "Method Not Allowed"}, 405, headers=headers)
+        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Conflict)
     async def _conflict(_: Request, exc: Conflict) -> JSONResponse:

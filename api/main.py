@@ -13,8 +13,12 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api import errors_http
-from api.auth.middleware import AccessMiddleware
+from api.auth.access import check_declared
+from api.auth.cross_site import CrossSiteMiddleware
+from api.auth.headers import SecurityHeadersMiddleware
+from api.auth.host_check import HostCheckMiddleware
 from api.auth.openapi import document_auth
+from api.body import BodyLimitMiddleware
 from api.dashboard import routes as dashboard
 from api.dashboard import vendor
 from api.datasets import routes as datasets
@@ -28,7 +32,6 @@ from api.observability.timing import TimingMiddleware
 from api.panda import routes as panda
 from api.retests import routes as retests
 from api.retests.lease import RetestScheduler
-from api.route_templates import RouteTemplates
 from api.studies import routes as studies
 from api.trials import routes as trials
 from api.trials.dispatch import CelerySender, Dispatcher, Sender
@@ -88,11 +91,15 @@ def create_app(
     errors_http.install(app)
     # Large answers (trial lists, plot data) shrink about 5x; small ones (ask, tell) skip it.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
-    # Every route passes the Host check and the role table (api.auth.rules) before it runs.
-    templates = RouteTemplates(app)
-    app.add_middleware(AccessMiddleware, templates=templates, settings=settings)
+    # Outermost last: timing, security headers, the Host check, the cross-site check, then
+    # the body limit (bodies are bounded before they are parsed; uploads set their own).
+    # Who may call a route is declared on the route (api.auth.access).
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(CrossSiteMiddleware, allowed=settings.allowed_origins)
+    app.add_middleware(HostCheckMiddleware, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.state.metrics = ApiMetrics(app.state)
-    app.add_middleware(TimingMiddleware, metrics=app.state.metrics, templates=templates)
+    app.add_middleware(TimingMiddleware, metrics=app.state.metrics)
     document_auth(app)
     rest = APIRouter(prefix="/api")
     rest.include_router(health.router)
@@ -108,4 +115,5 @@ def create_app(
     app.include_router(vendor.docs_router(app.title, app.openapi_url or "/openapi.json"))
     app.include_router(dashboard.router)
     app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+    check_declared(app)
     return app

@@ -1,58 +1,35 @@
-"""Which route template a request path falls under, from the app's own OpenAPI document.
+"""The path template (``/api/trials/{trial_id}``) of the route that answered a request.
 
-The access rules and the request metrics key on templates (``/api/trials/{trial_id}``), never
-on raw paths. Routes left out of the schema (the dashboard's files, /docs) have no template.
+FastAPI's router leaves the route it matched in the request's scope (``scope["route"]``), as
+its own router declared it: without the prefixes it was included under (``/api``). This maps
+it to the full template that the OpenAPI document shows, from FastAPI's own list of the app's
+routes (``iter_route_contexts``), built once per app.
 """
 
 from __future__ import annotations
 
-import logging
-import re
+from collections.abc import Iterator
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from starlette.types import Scope
 
-log = logging.getLogger("caviar.api")
-_SCOPE_KEY = "caviar.route_template"
-METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
+
+def api_routes(app: FastAPI) -> Iterator[tuple[APIRoute, RouteContext]]:
+    """Every API route with its effective context (full ``path_format``, ``methods``)."""
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            yield context.original_route, context
 
 
-class RouteTemplates:
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-        self._table: list[tuple[re.Pattern[str], str, frozenset[str]]] | None = None
-
-    def _build(self) -> list[tuple[re.Pattern[str], str, frozenset[str]]]:
-        table = []
-        for template, ops in self.app.openapi()["paths"].items():
-            pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
-            methods = {m.upper() for m in ops if m in METHODS}
-            if "GET" in methods:
-                methods.add("HEAD")
-            table.append((re.compile(f"^{pattern}$"), template, frozenset(methods)))
-        return table
-
-    def of(self, scope: Scope) -> str | None:
-        """``find`` for an HTTP request, looked up once and kept in its ASGI scope (the access
-        rules and the request metrics both ask)."""
-        if _SCOPE_KEY not in scope:
-            scope[_SCOPE_KEY] = self.find(scope["method"], scope["path"])
-        return scope[_SCOPE_KEY]
-
-    def find(self, method: str, path: str) -> str | None:
-        """The template of the route that answers ``method path``; the template of any method
-        when none takes ``method`` (a 405); None when no documented route matches (or the
-        schema cannot be built: then callers fall back to the raw path)."""
-        if self._table is None:
-            try:
-                self._table = self._build()
-            except Exception:
-                log.exception("the OpenAPI schema cannot be built; routes go by raw paths")
-                self._table = []
-        fallback = None
-        for pattern, template, methods in self._table:
-            if pattern.match(path):
-                if method in methods:
-                    return template
-                fallback = fallback or template
-        return fallback
+def template_of(scope: Scope) -> str | None:
+    """The full template of the API route in ``scope`` (None before routing, or for the
+    dashboard's files and unknown paths)."""
+    route, app = scope.get("route"), scope.get("app")
+    if not isinstance(route, APIRoute) or app is None:
+        return None
+    index: dict[int, str] | None = getattr(app.state, "route_templates", None)
+    if index is None:
+        index = {id(r): str(c.path_format) for r, c in api_routes(app)}
+        app.state.route_templates = index
+    return index.get(id(route), route.path_format)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 DB_INT_MAX = 2**31 - 1
 MAX_ABS_FLOAT = 1e300
@@ -32,10 +32,19 @@ MAX_NAME_LENGTH = 200
 MAX_HEARTBEAT_GRACE = 7 * 24 * 3600.0
 MAX_DATASET_VERSION_DIGITS = 9  # 999,999,999 < DB_INT_MAX
 
-Id = Annotated[int, Field(ge=1, le=DB_INT_MAX, description="a stored id")]
-Offset = Annotated[int, Field(ge=0, le=DB_INT_MAX)]
-Step = Annotated[int, Field(ge=0, le=DB_INT_MAX)]
-Attempt = Annotated[int, Field(ge=1, le=DB_INT_MAX)]
+
+def _not_bool(value: Any) -> Any:
+    """JSON's ``true`` and ``false`` are not integers (pydantic would read them as 1 and 0)."""
+    if isinstance(value, bool):
+        raise ValueError("Input should be a valid integer, not a boolean")
+    return value
+
+
+NotBool = BeforeValidator(_not_bool)
+Id = Annotated[int, Field(ge=1, le=DB_INT_MAX, description="a stored id"), NotBool]
+Offset = Annotated[int, Field(ge=0, le=DB_INT_MAX), NotBool]
+Step = Annotated[int, Field(ge=0, le=DB_INT_MAX), NotBool]
+Attempt = Annotated[int, Field(ge=1, le=DB_INT_MAX), NotBool]
 BoundedFloat = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_ABS_FLOAT, le=MAX_ABS_FLOAT)]
 SpaceInt = Annotated[int, Field(ge=-MAX_ABS_INT, le=MAX_ABS_INT)]
 

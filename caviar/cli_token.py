@@ -1,6 +1,6 @@
 """``caviar token``: create, list and revoke the api's tokens.
 
-These commands work on the database, not over REST: they run ``python -m api.tokens`` as a
+These commands work on the database, not over REST: they run ``python -m api.auth.tokens`` as a
 child process with this environment (``CAVIAR_DATABASE_URL`` or ``CAVIAR_DATA_DIR``), the way
 ``caviar up`` starts the api. So the first admin token can be made before the api runs, and no
 token is needed to make one: whoever can reach the database is already an administrator.
@@ -77,6 +77,20 @@ def token_list(data_dir: Path | None) -> None:
 @click.argument("token_id", type=int)
 @data_dir_option
 def token_revoke(token_id: int, data_dir: Path | None) -> None:
-    """Revoke token TOKEN_ID (every api replica refuses it within 2 s)."""
+    """Revoke token TOKEN_ID (every api replica refuses it within 2 s). Revoking the last one
+    leaves the api closed: every call still needs a token (see ``caviar token reopen``)."""
     _run(["revoke", str(token_id)], data_dir)
     click.echo(f"revoked token {token_id}")
+
+
+@token.command("reopen")
+@data_dir_option
+def token_reopen(data_dir: Path | None) -> None:
+    """Open a loopback api again on purpose: forget every revoked token, so that the api
+    answers requests from this machine without a token (as before the first token). Refused
+    while a token is active; an api on another address still answers nobody without one."""
+    done = _run(["reopen"], data_dir)
+    click.echo(
+        f"forgot {done['forgotten']} revoked token(s); a loopback api answers this machine "
+        "without a token again (within 2 s)"
+    )

@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -23,6 +25,39 @@ def spawn(module: str, args: list[str], env: Mapping[str, str]) -> subprocess.Po
     return subprocess.Popen(
         [sys.executable, "-m", module, *args], env=dict(env), start_new_session=True
     )
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (in use, not an address of this machine), or
+    None. Checked before ``caviar up`` starts its api: another server already answering on the
+    port would otherwise look like this api being healthy."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        return f"{host} is not an address of this machine ({exc.strerror})"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(address)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
+def worker_problem(api: str, broker: str) -> str | None:
+    """Why a worker with this api URL and broker URL cannot work, or None."""
+    from kombu.transport import resolve_transport  # only here: the CLI starts fast
+
+    parts = urlsplit(api)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"the api's URL {api!r} is not an http:// or https:// URL (--api, CAVIAR_API_URL)"
+    scheme = broker.split("://", 1)[0] if "://" in broker else ""
+    try:
+        resolve_transport(scheme.split("+", 1)[0] or None)
+    except (KeyError, ImportError):
+        return f"the broker's URL names no transport Caviar knows: {scheme!r} (CAVIAR_BROKER_URL)"
+    return None
 
 
 def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from caviar.bounds import Name
 
@@ -85,7 +86,8 @@ class StudyUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Name | None = None
+    # Absent leaves the name; null is not a name (the schema says so: no ``null`` in it).
+    name: Name | SkipJsonSchema[None] = None
     retest: RetestConfig | None = None
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from caviar.bounds import (
+    MAX_ABS_INT,
     MAX_FIXED,
     MAX_HEARTBEAT_GRACE,
     MAX_METRICS,
@@ -87,7 +88,8 @@ class StudyCreate(_In):
         le=MAX_TRIALS_PER_REQUEST,
         description="Trials in flight at once (at most 256: one request never creates more).",
     )
-    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    # At most 2**53: exact as a JSON number in every client (JavaScript's included).
+    seed: int | None = Field(default=None, ge=0, le=MAX_ABS_INT)
     max_attempts: int = Field(default=3, ge=1, le=100)
     heartbeat_grace: float | None = Field(
         default=None,

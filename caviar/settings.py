@@ -41,8 +41,20 @@ class Settings(BaseSettings):
     # (uvicorn's forwarded_allow_ips); empty: none, the peer's address is the client's.
     trusted_proxies: str = ""
     # Comma-separated extra Host names accepted on a loopback api (besides 127.0.0.1,
-    # localhost and [::1]), e.g. the name a local reverse proxy passes on.
+    # localhost and [::1]), e.g. the name a local reverse proxy passes on. A request under such
+    # a name always needs a token: it never opens a tokenless api to other hosts.
     allowed_hosts: str = ""
+    # Comma-separated origins (``https://tuning.example.com``) whose web pages may change
+    # things through the api, besides the api's own origin (scheme://Host of the request).
+    allowed_origins: str = ""
+    # Largest accepted request body, in bytes, for every route that does not set its own (the
+    # checkpoint and dataset uploads do): 413 before the body is parsed. 8 MiB fits the largest
+    # study the schema allows (64 hyperparameters of 256 choices of 256 characters, 4.3 MB of
+    # JSON) and any report (32 metrics).
+    max_body_bytes: int = 8 * 1024 * 1024
+    # A worker token that ``caviar up`` makes at start for the workers it starts, and hands to
+    # its api: accepted as a worker's, never stored, and it never closes a tokenless api.
+    local_worker_token: str = ""
     # Largest accepted training checkpoint, in bytes, and how many a trial keeps.
     max_checkpoint_bytes: int = 256 * 1024 * 1024
     checkpoints_kept: int = 3

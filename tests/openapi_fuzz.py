@@ -14,6 +14,15 @@ reached, not only 404s). Each answer is classified:
   on an operation whose 422 description states rules across fields (``api.openapi``): those
   rules (``low < high``, ...) cannot be written in JSON Schema. Such answers are counted apart,
   in ``cross_field_422``, so a run shows how many there were.
+- ``invalid_accepted``: a negative request (one that breaks the published schema) answered
+  below 400, as schemathesis's ``negative_data_rejection`` judges it (a mutation that only adds
+  an unknown query parameter, or that serializes back into valid data, is not one).
+- ``wrong_allow``: a method that a path does not serve, answered other than 405 with an
+  ``Allow`` that lists exactly the path's methods.
+
+After the per-operation phases, a stateful phase (``stateful_examples`` scenarios) chains
+operations through the links that schemathesis infers from the document (a created study's
+id into its ``ask``, a trial's id into its ``tell``...), and classifies every answer the same way.
 """
 
 from __future__ import annotations
@@ -29,10 +38,12 @@ import httpx
 import hypothesis
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis.errors import Unsatisfiable
+from hypothesis.errors import FlakyStrategyDefinition, Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.generation.stateful import run_state_machine_as_test
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_schema_conformance,
 )
 
@@ -60,6 +71,8 @@ class FuzzReport:
     requests: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
     cross_field_422: int = 0
+    stateful: int = 0
+    stateful_stopped: bool = False
     findings: list[Finding] = field(default_factory=list)
 
     def count(self, kind: str) -> int:
@@ -72,6 +85,10 @@ class FuzzReport:
             "undocumented": self.count("undocumented"),
             "nonconforming": self.count("nonconforming"),
             "rejected_valid": self.count("rejected_valid"),
+            "invalid_accepted": self.count("invalid_accepted"),
+            "wrong_allow": self.count("wrong_allow"),
+            "stateful": self.stateful,
+            "stateful_stopped": self.stateful_stopped,
             "cross_field_422": self.cross_field_422,
             "statuses": dict(sorted(self.statuses.items())),
         }
@@ -147,8 +164,14 @@ def _classify(report: FuzzReport, case: Any, response: Any, responses: dict[str,
     for check in (response_schema_conformance, content_type_conformance):
         try:
             case.validate_response(response, checks=[check])
-        except Exception as exc:  # schemathesis raises its failure group
+        except (Exception, BaseExceptionGroup) as exc:  # schemathesis raises its FailureGroup
             add("nonconforming", _short(str(exc), 600))
+            return
+    if not positive and status < 400:
+        try:  # schemathesis's own judgement of what a negative case really breaks
+            case.validate_response(response, checks=[negative_data_rejection])
+        except (Exception, BaseExceptionGroup) as exc:
+            add("invalid_accepted", _short(str(exc), 600))
             return
     if positive and 400 <= status < 500 and status not in (404, 409):
         if status == 422 and _only_cross_field(response, responses):
@@ -157,12 +180,85 @@ def _classify(report: FuzzReport, case: Any, response: Any, responses: dict[str,
             add("rejected_valid", _short(response.text))
 
 
+METHODS = ("GET", "PUT", "POST", "DELETE", "PATCH")
+
+
+def check_allow(url: str, spec: dict[str, Any], report: FuzzReport) -> None:
+    """Every method a path does not serve: 405 with ``Allow`` naming exactly its methods."""
+    with httpx.Client(base_url=url, timeout=30) as c:
+        for template, ops in spec["paths"].items():
+            served = {m.upper() for m in ops}
+            path = template.replace("{study_id}", "1").replace("{trial_id}", "1")
+            path = path.replace("{ref}", "digits")
+            for method in sorted(set(METHODS) - served):
+                r = c.request(method, path)
+                report.requests += 1
+                report.statuses[r.status_code] += 1
+                allow = {m.strip() for m in r.headers.get("allow", "").split(",") if m.strip()}
+                if r.status_code != 405 or allow != served:
+                    report.findings.append(
+                        Finding(
+                            "wrong_allow",
+                            method,
+                            template,
+                            r.status_code,
+                            f"Allow: {r.headers.get('allow')}",
+                            f"expected 405 with Allow: {', '.join(sorted(served))}",
+                        )
+                    )
+
+
+def fuzz_stateful(
+    url: str, spec: dict[str, Any], report: FuzzReport, scenarios: int, seed: int | None = None
+) -> None:
+    """Scenarios that chain operations through the inferred links; every answer classified.
+    The same scenarios every time without ``seed``; with one, a random run."""
+    documented = _documented(spec)
+    machine = schemathesis.openapi.from_dict(spec).as_state_machine()
+
+    class Classified(machine):  # type: ignore[misc, valid-type]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": url, "timeout": 30}
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            report.stateful += 1
+            key = (case.operation.method.upper(), case.operation.path)
+            _classify(report, case, response, documented[key])
+
+    try:
+        _run_machine(Classified, scenarios, seed)
+    except FlakyStrategyDefinition:
+        # The live api's answers made a scenario draw differently the second time hypothesis
+        # looked at it: the phase stops there, and the requests sent until then count.
+        report.stateful_stopped = True
+
+
+def _run_machine(machine: Any, scenarios: int, seed: int | None) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_state_machine_as_test(
+            machine,
+            settings=settings(
+                max_examples=scenarios,
+                stateful_step_count=12,
+                database=None,
+                deadline=None,
+                derandomize=seed is None,
+                # Generate only: the answers (and so the bundles of ids) change from one run
+                # of a scenario to the next, so hypothesis must not replay or shrink one.
+                phases=[Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            ),
+        )
+
+
 def fuzz(
     url: str,
     examples: int,
     *,
     stored_ids: dict[str, int] | None = None,
     seed: int | None = None,
+    stateful_examples: int = 0,
 ) -> FuzzReport:
     """Send about ``examples`` requests per operation, generation mode and id kind to ``url``.
 
@@ -201,4 +297,7 @@ def fuzz(
                 with warnings.catch_warnings(), contextlib.suppress(Unsatisfiable):
                     warnings.simplefilter("ignore")
                     run()  # Unsatisfiable: nothing to break (a route without parameters)
+    check_allow(url, spec, report)
+    if stateful_examples:
+        fuzz_stateful(url, spec, report, stateful_examples, seed)
     return report

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from api.db.clock import db_now
@@ -87,15 +87,31 @@ def revoke_token(session: Session, token_id: int) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-class TokenCache:
-    """The active tokens (hash → role), reloaded at most every ``ttl`` seconds.
+def reopen(session: Session) -> int:
+    """Forget every revoked token, so that a loopback api answers without a token again;
+    returns how many were forgotten. Refused (``ValueError``) while a token is active."""
+    if session.scalar(select(ApiToken.id).where(ApiToken.revoked_at.is_(None)).limit(1)):
+        raise ValueError("a token is still active: revoke every token first (caviar token list)")
+    result = session.execute(delete(ApiToken).where(ApiToken.revoked_at.is_not(None)))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
-    A new or revoked token takes effect on every api replica within ``ttl`` seconds.
+
+class TokenCache:
+    """The active tokens (hash → role), and whether any token was ever stored, reloaded at most
+    every ``ttl`` seconds.
+
+    A new or revoked token takes effect on every api replica within ``ttl`` seconds. The api
+    is *closed* (every call needs a token) as soon as a token row exists, active or revoked:
+    revoking the last token leaves it closed, and only ``caviar token reopen`` (which deletes
+    the revoked rows) opens a loopback api again. ``local_token`` is ``caviar up``'s worker
+    token (``CAVIAR_LOCAL_WORKER_TOKEN``): a worker's, never stored, and it closes nothing.
     """
 
-    def __init__(self, db: Database, ttl: float = 2.0) -> None:
+    def __init__(self, db: Database, ttl: float = 2.0, local_token: str = "") -> None:
         self.db, self.ttl = db, ttl
         self._roles: dict[str, str] = {}
+        self._closed = False
+        self._local = hash_token(local_token) if len(local_token) >= MIN_TOKEN_LENGTH else None
         self._loaded_at = -float("inf")
         self._lock = threading.Lock()
 
@@ -109,17 +125,25 @@ class TokenCache:
             if not self.stale:
                 return
             with self.db.read_session() as s:
-                rows = s.execute(
-                    select(ApiToken.token_hash, ApiToken.role).where(ApiToken.revoked_at.is_(None))
-                )
-                self._roles = {h: r for h, r in rows}
+                rows = s.execute(select(ApiToken.token_hash, ApiToken.role, ApiToken.revoked_at))
+                roles, closed = {}, False
+                for digest, role, revoked_at in rows:
+                    closed = True
+                    if revoked_at is None:
+                        roles[digest] = role
+                self._roles, self._closed = roles, closed
             self._loaded_at = time.monotonic()
 
-    def any_active(self) -> bool:
-        return bool(self._roles)
+    @property
+    def closed(self) -> bool:
+        """Whether a token was ever stored (and not forgotten by ``reopen``)."""
+        return self._closed
 
     def role_of(self, token: str) -> str | None:
-        return self._roles.get(hash_token(token))
+        digest = hash_token(token)
+        if digest == self._local:
+            return "worker"
+        return self._roles.get(digest)
 
 
 def has_active_token(url: str) -> bool:

@@ -6,6 +6,10 @@ ever runs. ``caviar token ...`` runs this module. Output is one JSON document on
 
 ``add --from-env VAR`` stores the token held in the environment variable VAR (a deployment's
 secret, e.g. in docker compose), once: running it again changes nothing.
+
+``reopen`` forgets every revoked token so that a loopback api answers this machine without a
+token again (once a token has existed, revoking the last one leaves the api closed). It is
+refused while a token is active.
 """
 
 from __future__ import annotations
@@ -17,7 +21,14 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-from api.auth.token_store import TokenInfo, add_token, create_token, list_tokens, revoke_token
+from api.auth.token_store import (
+    TokenInfo,
+    add_token,
+    create_token,
+    list_tokens,
+    reopen,
+    revoke_token,
+)
 from api.db.migrate import upgrade
 from api.db.session import Database
 from caviar.roles import ROLES
@@ -44,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("list", help="list tokens (never the tokens themselves)")
     revoke = sub.add_parser("revoke", help="revoke a token by id")
     revoke.add_argument("id", type=int)
+    sub.add_parser(
+        "reopen", help="forget the revoked tokens: a loopback api answers without a token again"
+    )
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -65,6 +79,14 @@ def main(argv: list[str] | None = None) -> int:
                     return 1
                 s.commit()
                 print(json.dumps(_public(added) if added else {"added": False}))
+            elif args.command == "reopen":
+                try:
+                    forgotten = reopen(s)
+                except ValueError as exc:
+                    print(str(exc), file=sys.stderr)
+                    return 1
+                s.commit()
+                print(json.dumps({"reopened": True, "forgotten": forgotten}))
             elif args.command == "list":
                 print(json.dumps([_public(t) for t in list_tokens(s)]))
             else:

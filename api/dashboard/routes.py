@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
+from api.auth.access import READERS
 from api.dashboard import export, form, grid, plots, table
 from api.deps import ReadSessionDep
 from api.openapi import responses
@@ -26,7 +27,7 @@ from caviar.dashboard_schemas import (
 from caviar.schemas import TrialsPublic
 from caviar.states import TrialState
 
-router = APIRouter(prefix="/api", tags=["dashboard"])
+router = APIRouter(prefix="/api", tags=["dashboard"], dependencies=[READERS])
 
 StatesQuery = Annotated[
     list[TrialState], Query(default_factory=list, alias="state", max_length=100)

@@ -28,7 +28,7 @@ def _sort_key(study: Study, sort: str) -> Any:
         categorical = isinstance(space[name], CategoricalParam)
         return element.as_string() if categorical else element.as_float()
     known = ", ".join([*SORT_KEYS, *(f"params.{n}" for n in space)])
-    raise FieldError(("sort",), f"unknown sort key {sort!r}; known: {known}")
+    raise FieldError(("sort",), f"unknown sort key {sort!r}; known: {known}", "query")
 
 
 def check_sort(study: Study, sort: str) -> None:

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.body import read_limited
+from api.auth.access import ADMINS, WORKER_READERS
+from api.body import OWN_LIMIT, read_limited
 from api.datasets import service as dataset_service
 from api.deps import ReadSessionDep
 from api.openapi import responses
@@ -21,7 +22,9 @@ router = APIRouter(prefix="/datasets", tags=["datasets"])
 
 @router.post(
     "",
+    dependencies=[ADMINS],
     summary="Upload a CSV dataset",
+    max_body_size=OWN_LIMIT,  # read_limited: CAVIAR_MAX_UPLOAD_BYTES
     response_model=DatasetPublic,
     status_code=status.HTTP_201_CREATED,
     responses=responses(
@@ -62,7 +65,13 @@ async def upload_dataset(
     return JSONResponse(body.model_dump(mode="json"), status_code=201 if created else 200)
 
 
-@router.get("", summary="List datasets", response_model=DatasetsPublic, responses=responses(422))
+@router.get(
+    "",
+    dependencies=[WORKER_READERS],
+    summary="List datasets",
+    response_model=DatasetsPublic,
+    responses=responses(422),
+)
 def list_datasets(
     session: ReadSessionDep,
     offset: Offset = 0,
@@ -74,7 +83,11 @@ def list_datasets(
 
 
 @router.get(
-    "/{ref}", summary="Show a dataset", response_model=DatasetPublic, responses=responses(404, 422)
+    "/{ref}",
+    dependencies=[WORKER_READERS],
+    summary="Show a dataset",
+    response_model=DatasetPublic,
+    responses=responses(404, 422),
 )
 def get_dataset(ref: DatasetRefPath, session: ReadSessionDep) -> DatasetPublic:
     """``name`` (the latest version) or ``name@version``."""
@@ -83,6 +96,7 @@ def get_dataset(ref: DatasetRefPath, session: ReadSessionDep) -> DatasetPublic:
 
 @router.get(
     "/{ref}/content",
+    dependencies=[WORKER_READERS],
     summary="Download a dataset's CSV",
     response_class=Response,
     responses=responses(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from api.auth.access import READERS
 from api.deps import ReadSessionDep
 from api.fleet import service as fleet_service
 from caviar.fleet_schemas import FleetPublic
 
-router = APIRouter(prefix="/fleet", tags=["fleet"])
+router = APIRouter(prefix="/fleet", tags=["fleet"], dependencies=[READERS])
 
 
 @router.get("", summary="The worker fleet", response_model=FleetPublic)

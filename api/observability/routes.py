@@ -6,7 +6,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-router = APIRouter(tags=["observability"])
+from api.auth.access import READERS
+
+router = APIRouter(tags=["observability"], dependencies=[READERS])
 
 
 @router.get(

@@ -1,7 +1,9 @@
 """An ASGI middleware that times every request into ``caviar_http_request_duration_seconds``.
 
 The route label is the path template (``/api/trials/{trial_id}``), never the raw path, so
-the number of series stays bounded; requests that match no API route count as ``other``.
+the number of series stays bounded: it is read, after routing, from the route that the router
+left in the request's scope (``api.route_templates``). Requests that match no API route (the
+dashboard's files, unknown paths, answers refused before routing) count as ``other``.
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.observability.metrics import ApiMetrics
-from api.route_templates import RouteTemplates
+from api.route_templates import template_of
 
 
 class TimingMiddleware:
-    def __init__(self, app: ASGIApp, metrics: ApiMetrics, templates: RouteTemplates) -> None:
-        self.app, self.metrics, self.templates = app, metrics, templates
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app, self.metrics = app, metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -34,7 +36,6 @@ class TimingMiddleware:
         try:
             await self.app(scope, receive, _send)
         finally:
-            route = self.templates.of(scope) or "other"
-            self.metrics.requests.labels(route, scope["method"], str(status)).observe(
-                time.perf_counter() - start
-            )
+            self.metrics.requests.labels(
+                template_of(scope) or "other", scope["method"], str(status)
+            ).observe(time.perf_counter() - start)

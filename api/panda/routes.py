@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.body import read_limited
+from api.auth.access import ADMINS, WORKER_READERS, WORKERS
+from api.body import OWN_LIMIT, read_limited
 from api.deps import DispatcherDep, ReadSessionDep, SessionDep
 from api.openapi import responses
 from api.panda import checkpoints as checkpoint_service
@@ -38,6 +39,7 @@ router = APIRouter(prefix="/trials", tags=["panda"])
 
 @router.post(
     "/{trial_id}/commands",
+    dependencies=[ADMINS],
     summary="Command a trial: set, pause, resume or stop",
     response_model=CommandPublic,
     status_code=201,
@@ -59,6 +61,7 @@ def create_command(
 
 @router.get(
     "/{trial_id}/curve",
+    dependencies=[WORKER_READERS],
     summary="A trial's learning curve past a step",
     response_model=ReportsPublic,
     responses=responses(404, 422),
@@ -78,6 +81,7 @@ def curve(
 
 @router.get(
     "/{trial_id}/commands",
+    dependencies=[WORKER_READERS],
     summary="A trial's commands",
     response_model=CommandsPublic,
     responses=responses(404, 422),
@@ -90,6 +94,7 @@ def list_commands(trial_id: TrialId, session: ReadSessionDep) -> CommandsPublic:
 
 @router.post(
     "/{trial_id}/poll",
+    dependencies=[WORKERS],
     summary="Poll for commands between reports (workers)",
     response_model=PollAnswer,
     responses=responses(400, 404, 409, 422),
@@ -107,6 +112,7 @@ def poll(
 
 @router.post(
     "/{trial_id}/paused",
+    dependencies=[WORKERS],
     summary="Say that a trial paused (workers)",
     response_model=TrialPublic,
     responses=responses(400, 404, 409, 422),
@@ -124,6 +130,7 @@ def paused(
 
 @router.post(
     "/{trial_id}/fork",
+    dependencies=[ADMINS],
     summary="Fork a trial from its checkpoint",
     response_model=TrialPublic,
     status_code=201,
@@ -148,6 +155,8 @@ _CHECKPOINT_ROUTE: dict[str, Any] = {
     "response_model": CheckpointPublic,
     "responses": responses(404, 409, 413, 422),
     "status_code": status.HTTP_201_CREATED,
+    "dependencies": [WORKERS],
+    "max_body_size": OWN_LIMIT,  # read_limited: CAVIAR_MAX_CHECKPOINT_BYTES
     "openapi_extra": {
         "requestBody": {
             "content": {"application/octet-stream": {"schema": {"type": "string"}}},
@@ -188,6 +197,7 @@ async def put_checkpoint(
 
 @router.get(
     "/{trial_id}/checkpoints",
+    dependencies=[WORKER_READERS],
     summary="A trial's stored checkpoints",
     response_model=CheckpointsPublic,
     responses=responses(404, 422),
@@ -203,6 +213,7 @@ def list_checkpoints(trial_id: TrialId, session: ReadSessionDep) -> CheckpointsP
 
 @router.get(
     "/{trial_id}/checkpoint",
+    dependencies=[WORKER_READERS],
     summary="A trial's checkpoint, as bytes",
     response_class=Response,
     responses=responses(404, 422, extra={200: {"content": {"application/octet-stream": {}}}}),

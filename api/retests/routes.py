@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, status
 
+from api.auth.access import ADMINS, READERS
 from api.deps import DispatcherDep, ReadSessionDep, SessionDep
 from api.openapi import responses
 from api.params import Offset, StudyId
@@ -16,6 +17,7 @@ router = APIRouter(prefix="/studies", tags=["retests"])
 
 @router.get(
     "/{study_id}/retests",
+    dependencies=[READERS],
     summary="List a study's re-test rounds",
     response_model=RoundsPublic,
     responses=responses(404, 422),
@@ -34,6 +36,7 @@ def list_retests(
 
 @router.post(
     "/{study_id}/retests",
+    dependencies=[ADMINS],
     summary="Start a re-test round now",
     status_code=status.HTTP_201_CREATED,
     response_model=RoundPublic,

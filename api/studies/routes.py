@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy import func, select
 
+from api.auth.access import ADMINS, READERS, WORKERS
 from api.db.models import Study, Trial
 from api.deps import DispatcherDep, ReadSessionDep, SessionDep
 from api.openapi import responses
@@ -45,6 +46,7 @@ STUDY_RULES = (
 
 @router.post(
     "",
+    dependencies=[ADMINS],
     summary="Create a study",
     status_code=status.HTTP_201_CREATED,
     response_model=StudyPublic,
@@ -60,7 +62,13 @@ def create_study(body: StudyCreate, session: SessionDep, dispatcher: DispatcherD
     return answer
 
 
-@router.get("", summary="List studies", response_model=StudiesPublic, responses=responses(422))
+@router.get(
+    "",
+    dependencies=[READERS],
+    summary="List studies",
+    response_model=StudiesPublic,
+    responses=responses(422),
+)
 def list_studies(
     session: ReadSessionDep,
     offset: Offset = 0,
@@ -73,7 +81,11 @@ def list_studies(
 
 
 @router.get(
-    "/{study_id}", summary="Show a study", response_model=StudyPublic, responses=responses(404, 422)
+    "/{study_id}",
+    dependencies=[READERS],
+    summary="Show a study",
+    response_model=StudyPublic,
+    responses=responses(404, 422),
 )
 def get_study(study_id: StudyId, session: ReadSessionDep) -> StudyPublic:
     """Its config, status, counts per trial state, best trial, current region and the
@@ -86,6 +98,7 @@ def get_study(study_id: StudyId, session: ReadSessionDep) -> StudyPublic:
 
 @router.patch(
     "/{study_id}",
+    dependencies=[ADMINS],
     summary="Rename a study or change its re-test schedule",
     response_model=StudyPublic,
     responses=responses(400, 404, 422, cross_field=f"name cannot be null; {RETEST_RULES}"),
@@ -100,6 +113,7 @@ def update_study(study_id: StudyId, body: StudyUpdate, session: SessionDep) -> S
 
 @router.post(
     "/{study_id}/cancel",
+    dependencies=[ADMINS],
     summary="Cancel a study",
     response_model=StudyPublic,
     responses=responses(404, 409, 422),
@@ -116,6 +130,7 @@ def cancel_study(study_id: StudyId, session: SessionDep) -> StudyPublic:
 
 @router.get(
     "/{study_id}/trials",
+    dependencies=[READERS],
     summary="List a study's trials",
     response_model=TrialsPublic,
     responses=responses(404, 422),
@@ -142,6 +157,7 @@ def list_trials(
 
 @router.post(
     "/{study_id}/ask",
+    dependencies=[WORKERS],
     summary="Ask for trials to run (external objective)",
     response_model=AskAnswer,
     responses=responses(400, 404, 409, 422),
@@ -169,6 +185,7 @@ def ask(
 
 @router.get(
     "/{study_id}/regions",
+    dependencies=[READERS],
     summary="List a study's regions",
     response_model=list[RegionPublic],
     responses=responses(404, 422),
@@ -181,6 +198,7 @@ def list_regions(study_id: StudyId, session: ReadSessionDep) -> list[RegionPubli
 
 @router.delete(
     "/{study_id}",
+    dependencies=[ADMINS],
     summary="Delete a study",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,

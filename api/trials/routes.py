@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api.auth.access import WORKER_READERS, WORKERS
 from api.deps import DispatcherDep, ReadSessionDep, SessionDep
 from api.openapi import responses
 from api.params import ClaimHeader, TrialId
@@ -25,7 +26,11 @@ router = APIRouter(prefix="/trials", tags=["trials"])
 
 
 @router.get(
-    "/{trial_id}", summary="Show a trial", response_model=TrialPublic, responses=responses(404, 422)
+    "/{trial_id}",
+    dependencies=[WORKER_READERS],
+    summary="Show a trial",
+    response_model=TrialPublic,
+    responses=responses(404, 422),
 )
 def get_trial(trial_id: TrialId, session: ReadSessionDep) -> TrialPublic:
     """Its params, state, attempt, value and times."""
@@ -34,6 +39,7 @@ def get_trial(trial_id: TrialId, session: ReadSessionDep) -> TrialPublic:
 
 @router.post(
     "/{trial_id}/start",
+    dependencies=[WORKERS],
     summary="Claim a queued trial (workers)",
     response_model=TrialPublic,
     responses=responses(400, 404, 409, 422),
@@ -52,6 +58,7 @@ def start(trial_id: TrialId, body: StartRequest, session: SessionDep) -> TrialPu
 
 @router.post(
     "/{trial_id}/heartbeat",
+    dependencies=[WORKERS],
     summary="Keep a running trial alive (workers)",
     response_model=HeartbeatAnswer,
     responses=responses(400, 404, 409, 422),
@@ -69,6 +76,7 @@ def heartbeat(
 
 @router.post(
     "/{trial_id}/reports",
+    dependencies=[WORKERS],
     summary="Report an intermediate value",
     response_model=ReportAnswer,
     responses=responses(400, 404, 409, 422),
@@ -86,6 +94,7 @@ def report(
 
 @router.get(
     "/{trial_id}/reports",
+    dependencies=[WORKER_READERS],
     summary="List a trial's reports",
     response_model=ReportsPublic,
     responses=responses(404, 422),
@@ -99,6 +108,7 @@ def list_reports(trial_id: TrialId, session: ReadSessionDep) -> ReportsPublic:
 
 @router.post(
     "/{trial_id}/tell",
+    dependencies=[WORKERS],
     summary="Finish a trial",
     response_model=TrialPublic,
     responses=responses(400, 404, 409, 422, cross_field="a completed trial needs a value"),

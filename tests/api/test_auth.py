@@ -1,8 +1,9 @@
 """Tokens and roles on a real api: every documented operation, every role, and the Host check.
 
-The expectations are written here from the design, not read from ``api.auth.rules``: a worker
-may only claim, report, tell, heartbeat, checkpoint, poll and pause its trials and read trials
-and datasets; a viewer reads; an admin does everything.
+The expectations are written here from the design, not read from ``api.auth.access``: a worker
+may only claim, report, tell, heartbeat, checkpoint, poll and pause its trials, ask on an external
+study (an external trainer is a worker), and read trials and datasets; a viewer reads; an admin
+does everything.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ def allowed(role: str, method: str, path: str) -> bool:
     worker_write = re.fullmatch(r"/api/trials/\{trial_id\}/(\w+)", path)
     if method in READS:
         return path.startswith(("/api/trials", "/api/datasets"))
+    if (method, path) == ("POST", "/api/studies/{study_id}/ask"):
+        return True
     return bool(worker_write and worker_write.group(1) in WORKER_CALLS)
 
 

@@ -48,3 +48,18 @@ def test_tokens_are_made_listed_and_revoked_and_the_cli_sends_them(tmp_path: Pat
             assert by_env.exit_code == 0 and "│ cli " in by_env.stdout, by_env.output
         revoked = run(["token", "revoke", "1"], env)
         assert revoked.exit_code == 0 and "revoked token 1" in revoked.stdout
+
+
+def test_reopen_forgets_the_revoked_tokens_and_is_refused_while_one_is_active(
+    tmp_path: Path,
+) -> None:
+    with backend("sqlite", tmp_path) as be:
+        env = be.env()
+        assert run(["token", "create", "--role", "viewer"], env).exit_code == 0
+        refused = run(["token", "reopen"], env)
+        assert refused.exit_code != 0 and "still active" in refused.output
+        assert run(["token", "revoke", "1"], env).exit_code == 0
+        done = run(["token", "reopen"], env)
+        assert done.exit_code == 0, done.output
+        assert "forgot 1 revoked token(s)" in done.stdout
+        assert "Api tokens" in run(["token", "list"], env).stdout
