@@ -57,6 +57,7 @@ from api.retests.verdict import ALPHA, Judged, judge, reference, summarize  # no
 from api.search.transforms import from_unit  # noqa: E402
 from caviar.retest_schemas import Origin, RoundResult, Verdict  # noqa: E402
 from caviar.space import CategoricalParam, FloatParam, IntParam  # noqa: E402
+from tests.api.test_retest_trust import DIGITS_C2F  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_retest.json"
 SEARCH_TRIALS = 40
@@ -325,24 +326,7 @@ def trainer(args: argparse.Namespace) -> dict[str, Any]:
 
 # --- api: the README's digits study through a real api and one worker -----------------------
 
-README_STUDY: dict[str, Any] = {
-    "name": "digits-c2f",
-    "direction": "minimize",
-    "objective": {"kind": "train", "dataset": "digits", "epochs": 20, "metric": "val_loss"},
-    "space": {
-        "learning_rate": {"type": "float", "low": 1.0e-4, "high": 1, "scale": "log"},
-        "beta": {"type": "float", "low": 0.9, "high": 0.999, "scale": "reverse_log"},
-        "hidden_units": {"type": "int", "low": 16, "high": 256, "scale": "log"},
-        "optimizer": {"type": "categorical", "choices": ["momentum", "rmsprop", "adam"]},
-    },
-    "strategy": {"name": "coarse_to_fine", "stage_trials": 12},
-    "pruner": {"name": "asha"},
-    "max_trials": 60,
-    "parallelism": 4,
-    "seed": 7,
-    "max_attempts": 3,
-    "heartbeat_grace": 120,
-}
+README_STUDY: dict[str, Any] = DIGITS_C2F  # the README's first study, as written there
 
 
 def through_api(args: argparse.Namespace) -> dict[str, Any]:
