@@ -265,3 +265,16 @@ def test_the_live_curve_never_shows_an_earlier_attempt_past_the_continued_one(
     assert increment(2) == [(1, 3), (1, 4), (2, 5), (2, 6)]
     full = [(r.attempt, r.step) for r in client.reports(tid).data]
     assert increment(-1) == full == [(1, 1), (1, 2), (1, 3), (1, 4), (2, 5), (2, 6)]
+
+
+def test_a_trial_holds_a_bounded_number_of_pending_commands(client: Client) -> None:
+    """Past 100 commands waiting for the trainer a new one is a 409, so a poll's answer stays
+    small; once the trainer has applied them, commands are taken again."""
+    _, tid = running_trial(client)
+    made = [client.command(tid, "set", {"learning_rate": 0.01}) for _ in range(100)]
+    with pytest.raises(Conflict) as e:
+        client.command(tid, "set", {"learning_rate": 0.02})
+    assert e.value.detail["field"] == "action" and "100 commands waiting" in str(e.value)
+    assert len(client.poll(tid, 1).commands) == 100
+    client.report(tid, 1, step=1, value=1.0, applied=[{"id": c.id, "step": 1} for c in made])
+    assert client.command(tid, "set", {"learning_rate": 0.02}).state == "pending"
