@@ -249,10 +249,12 @@ class Trial:
 
     def fail(self, error: str) -> None:
         """Tell the trial failed with ``error``. An api that cannot be reached is logged."""
-        if self.outcome is not None:
+        if self.outcome is not None or self._gone is not None:
             return
         try:
             self._tell("failed", None, error)
+        except Stopped:
+            pass  # it ended otherwise meanwhile (stopped, cancelled, handed to another)
         except (CaviarError, httpx.HTTPError) as exc:
             log.warning("trial #%s: could not tell it failed (%s)", self.number, exc)
             self._ended("failed")
