@@ -1,10 +1,12 @@
 """The trial page draws ``value`` and every reported metric, and lets a person choose which:
-an external trainer that reports only ``value`` gets a curve (Chromium, a real api)."""
+an external trainer that reports only ``value`` gets a curve; the study page's learning curves
+mark a person's interventions (Chromium, a real api)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -110,3 +112,46 @@ def test_a_value_equal_to_a_metric_is_offered_but_not_drawn_twice(
     value = page.locator("[data-testid=curve-option][data-key=value]")
     expect(value).to_contain_text("value (= val_loss)")
     expect(option(page, "value")).not_to_be_checked()
+
+
+def test_the_study_page_marks_interventions_on_the_learning_curves(
+    page: Page, client: Client
+) -> None:
+    sid = client.create_study(
+        {"name": "marked", "objective": {"kind": "external"}, "space": SPACE, "max_trials": 2}
+    ).id
+    steered, plain = client.ask(sid, 2)
+    for step in range(1, 5):
+        client.report(plain.id, 1, step=step, value=2.0 / step)
+    client.tell(plain.id, 1, "completed", 0.5)
+    client.report(steered.id, 1, step=1, value=1.0)
+    faster = client.command(steered.id, "set", {"learning_rate": 0.05}, note="too slow")
+    client.report(steered.id, 1, step=2, value=0.8, applied=[{"id": faster.id, "step": 2}])
+    pause = client.command(steered.id, "pause")
+    client.put_checkpoint(steered.id, 1, 2, b"state")
+    client.paused(steered.id, 1, 2, [{"id": pause.id, "step": 2}])
+    client.command(steered.id, "resume")
+    [again] = client.ask(sid, 1)
+    client.report(again.id, again.attempt, step=3, value=0.5)
+    client.tell(again.id, again.attempt, "completed", 0.5)
+
+    applied = [c for c in client.commands(steered.id).data if c.applied_step is not None]
+    assert len(applied) >= 2  # the set and the pause (the resume too, when it has a step)
+    snapshot = httpx.get(f"{client.http.base_url}/api/studies/{sid}/dashboard").json()
+    marks = {t["number"]: t["interventions"] for t in snapshot["curves"]["trials"]}
+    assert marks[plain.number] == []
+    in_order = sorted(applied, key=lambda c: (c.applied_step, c.id))
+    assert [(m["step"], m["action"]) for m in marks[steered.number]] == [
+        (c.applied_step, c.action) for c in in_order
+    ]
+    assert marks[steered.number][0]["params"] == {"learning_rate": 0.05}
+
+    page.goto(f"{client.http.base_url}/#/studies/{sid}")
+    plot = page.get_by_test_id("plot-curves")
+    expect(plot).to_have_attribute("data-interventions", str(len(applied)))
+    texts = page.evaluate(
+        "() => document.querySelector('[data-testid=plot-curves]').data"
+        ".find((t) => t.name === 'interventions').hovertext"
+    )
+    assert "set learning_rate = 0.05" in texts[0] and "too slow" in texts[0]
+    screenshot(page, "study-interventions")
