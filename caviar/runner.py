@@ -23,8 +23,10 @@ Inside, a :class:`Trial` offers what Optuna's trial does and what babysitting ne
   (or, on a resumed or forked trial, at the values its checkpoint carries) and follows the
   ``set`` commands a person sends. A command is applied when the script next calls ``live``,
   ``should_pause``, ``poll`` or ``report``, and acknowledged with the step of the first report
-  after that (the first that shows the change). A method rather than ``trial.learning_rate``:
-  a misspelt name is a ``KeyError``, not a silent attribute.
+  after that (the first that shows the change). A ``set`` of a name the script has not read
+  through ``live`` by then is refused instead ("this trainer does not change l2 while
+  training"), so the command log never claims a change the training ignored. A method rather
+  than ``trial.learning_rate``: a misspelt name is a ``KeyError``, not a silent attribute.
 - ``trial.should_pause()``: whether a person asked to pause. It asks the api itself when the
   api was last heard more than :data:`POLL_EVERY` seconds ago, so calling it every mini-batch
   is cheap and a pause reaches a long epoch within about half a second. ``trial.poll()`` asks
@@ -145,7 +147,8 @@ class Trial:
         self._live: dict[str, Any] = {}
         self._inbox: list[CommandPublic] = []
         self._seen: set[int] = set()
-        self._unacked: list[int] = []  # applied, acknowledged with the next report's step
+        self._unacked: list[CommandPublic] = []  # sets taken, acknowledged at the next report
+        self._followed: set[str] = set()  # the names the script reads through ``live``
         self._pause_id: int | None = None
         self._gone: str | None = None  # why the trial is no longer ours
         self._lock = threading.Lock()
@@ -166,6 +169,7 @@ class Trial:
         """The current value of hyperparameter ``name``: a ``set`` command's, else the
         checkpoint's, else the trial's params; ``default`` (or ``KeyError``) if none has it."""
         self._take()
+        self._followed.add(name)
         if name in self._live:
             return self._live[name]
         if name in self.params:
@@ -202,7 +206,7 @@ class Trial:
         pruner cuts the trial, :class:`Stopped` when it is no longer this process's."""
         self._check()
         with self._lock:
-            acks = [{"id": i, "step": step} for i in self._unacked]
+            acks = self._acks(step)
         try:
             answer = self.client.report(
                 self.id, self.attempt, step, value, metrics, applied=acks, claim=self._claim
@@ -226,7 +230,7 @@ class Trial:
         step = (self.step if self.step is not None else self.start_step) if step is None else step
         with self._lock:
             live = dict(self._live)
-            applied = [{"id": i, "step": step + 1} for i in self._unacked]
+            applied = self._acks(step + 1)
         if self._pause_id is not None:
             applied.append({"id": self._pause_id, "step": step})
         try:
@@ -340,9 +344,26 @@ class Trial:
             for command in inbox:
                 if command.action == "set":
                     self._live.update(command.params)
-                    self._unacked.append(command.id)
+                    self._unacked.append(command)
                 elif command.action == "pause":
                     self._pause_id = command.id
+
+    def _acks(self, step: int) -> list[dict[str, Any]]:
+        """Acknowledgements of the sets taken so far, at ``step``: applied when the script
+        reads every name they change through ``live``, else refused with the names it does
+        not (their values are dropped)."""
+        acks: list[dict[str, Any]] = []
+        for command in self._unacked:
+            ignored = sorted(set(command.params) - self._followed)
+            if not ignored:
+                acks.append({"id": command.id, "step": step})
+                continue
+            for name in ignored:
+                self._live.pop(name, None)
+            names = ", ".join(ignored)
+            error = f"this trainer does not change {names} while training"
+            acks.append({"id": command.id, "step": step, "error": error})
+        return acks
 
     def _check(self) -> None:
         if self._gone is not None and self.outcome is None:

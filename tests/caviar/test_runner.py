@@ -263,3 +263,24 @@ def test_a_paused_trial_is_not_stranded(client: Client, api_url: str, tmp_path: 
     assert [r.attempt for r in reports if r.step > paused_at] == [2] * (4 - paused_at)
     w = json.loads(unwrap(found[1])[0])["w"]
     assert w != 0.0  # the checkpoint holds the trained w, not a fresh start
+
+
+def test_a_set_the_script_never_reads_is_refused(client: Client) -> None:
+    sid = external(
+        client,
+        max_trials=1,
+        space={**SPACE, "l2": {"type": "float", "low": 1e-6, "high": 1e-2, "scale": "log"}},
+    )
+    [handed] = client.ask(sid, 1)
+    both = client.command(handed.id, "set", {"learning_rate": 0.1, "l2": 0.001})
+    rate = client.command(handed.id, "set", {"learning_rate": 0.07})
+    trial = Trial(client, handed)
+    trial._start()  # the api hands the trial to ``run``; here it is taken up by hand
+    with trial:
+        assert trial.live("learning_rate") == 0.07
+        trial.report(1, 0.5)
+    states = {c.id: (c.state, c.applied_step, c.reason) for c in client.commands(handed.id).data}
+    assert states[rate.id] == ("applied", 1, None)
+    assert states[both.id][:2] == ("rejected", 1)
+    assert "does not change l2 while training" in (states[both.id][2] or "")
+    assert client.trial(handed.id).state == "completed"
