@@ -1,6 +1,7 @@
 """The examples in examples/ as a user runs them: two copies of the script tune one external
 study in parallel through a real api, a person sets a learning rate, pauses a trial, and
-resumes it; the other copy continues it from its checkpoint, and the study finishes.
+resumes it; the other copy continues it from its checkpoint; a stop ends the first copy's
+trial, and the study finishes.
 
 The PyTorch example runs where torch is installed (the ``bench`` extra:
 ``pip install -e '.[dev,bench]'``) and is skipped otherwise.
@@ -24,16 +25,19 @@ SPACE = {
     "hidden_units": {"type": "int", "low": 16, "high": 64, "scale": "log"},
     "l2": {"type": "float", "low": 1e-6, "high": 1e-4, "scale": "log"},
 }
-EPOCHS = 150  # long enough for a person to step in: a few seconds a trial
+# The first copy trains for many epochs, so that it is still busy with trial #1 when #0 is
+# resumed (and the second copy, not it, takes #0); a person stops #1 at the end.
+EPOCHS = 150
+LONG = 20 * EPOCHS
 NEW_RATE = 0.05
 
 
-def example(script: str, url: str, study: int, tmp: Path, name: str) -> Process:
+def example(script: str, url: str, study: int, tmp: Path, name: str, epochs: int) -> Process:
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "PYTHONUNBUFFERED": "1",
-        "EPOCHS": str(EPOCHS),
+        "EPOCHS": str(epochs),
         "OMP_NUM_THREADS": "1",
     }
     return Process([sys.executable, f"examples/{script}", url, str(study)], env, tmp / name)
@@ -52,7 +56,7 @@ def tune_and_babysit(script: str, tmp: Path) -> None:
                 "seed": 3,
             }
         ).id
-        a = example(script, url, sid, tmp, "a.log")
+        a = example(script, url, sid, tmp, "a.log", LONG)
         b: Process | None = None
         try:
             wait_for(lambda: c.trials(sid).count >= 1, 60, "trial #0 handed out", log=a)
@@ -72,11 +76,15 @@ def tune_and_babysit(script: str, tmp: Path) -> None:
             # the first copy takes #1; the second copy starts and gets the resumed #0
             wait_for(lambda: c.trials(sid).count == 2, 30, "#1 handed out", log=a)
             c.command(first.id, "resume")
-            b = example(script, url, sid, tmp, "b.log")
+            b = example(script, url, sid, tmp, "b.log", EPOCHS)
             line = f"trial #0 attempt 2 from step {paused_at}"
             wait_for(lambda: line in b.output(), 60, "the second copy resuming #0", log=b)
-            assert a.proc.wait(timeout=120) == 0, a.output()
-            assert b.proc.wait(timeout=120) == 0, b.output()
+            wait_for(lambda: c.trial(first.id).state == "completed", 120, "#0 completed", log=b)
+            second = c.trials(sid).data[1]
+            assert second.state == "running", "the first copy was meant to be still busy"
+            c.command(second.id, "stop", note="seen enough")  # the first copy's report stops
+            assert a.proc.wait(timeout=60) == 0, a.output()
+            assert b.proc.wait(timeout=60) == 0, b.output()
         finally:
             a.stop()
             if b is not None:
@@ -84,7 +92,8 @@ def tune_and_babysit(script: str, tmp: Path) -> None:
         assert "trial #0 attempt 1 from step 0" in a.output()
         assert "trial #1 attempt 1 from step 0" in a.output()
         assert "trial #0 attempt 2" not in a.output()
-        assert "study" in b.output() and "is completed" in b.output()
+        assert "ran 1 trials" in b.output() and "is completed" in b.output()
+        assert c.trial(second.id).stopped_at_step is not None
 
         study = c.study(sid)
         assert study.status == "completed" and study.counts["completed"] == 2
