@@ -4,7 +4,8 @@ use the same calls (ask, start, report, tell), and so take the same code path.""
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -29,6 +30,9 @@ from caviar.schemas import (
     TrialsPublic,
 )
 from caviar.settings import Settings
+
+if TYPE_CHECKING:
+    from caviar.runner import Trial
 
 
 class CaviarError(Exception):
@@ -194,6 +198,24 @@ class Client:
         list when there is nothing to run now: see ``ask_answer`` to tell "later" from
         "finished"."""
         return self.ask_answer(study_id, count).data
+
+    def run(self, study_id: int, **options: Any) -> Iterator[Trial]:
+        """The trials of an external study that this process gets, one at a time, until the
+        study is finished: ``for trial in client.run(study_id): with trial: ...``. See
+        ``caviar.runner`` (``heartbeat_every=`` seconds)."""
+        from caviar import runner
+
+        return runner.run(self, study_id, **options)
+
+    def optimize(
+        self, study_id: int, objective: Callable[[Trial], float | None], **options: Any
+    ) -> int:
+        """Run ``objective(trial)`` for each trial this process gets until the study is
+        finished (Optuna's ``study.optimize``); returns how many it ran. See
+        ``caviar.runner`` (``catch=``, ``heartbeat_every=``)."""
+        from caviar import runner
+
+        return runner.optimize(self, study_id, objective, **options)
 
     def start(self, trial_id: int, attempt: int) -> TrialPublic:
         """Claim a queued trial's attempt (workers); the answer carries its claim."""

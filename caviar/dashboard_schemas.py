@@ -26,10 +26,23 @@ class TrialColumns(BaseModel):
     prune_reason: list[dict[str, Any] | None] = Field(default_factory=list)
 
 
+class CurveCommand(BaseModel):
+    """A command applied to a trial, marked on its curve at the step of the first report that
+    shows it."""
+
+    step: int
+    action: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    note: str | None = None
+
+
 class CurveTrial(BaseModel):
     number: int
     state: TrialState
     prune_reason: dict[str, Any] | None = None
+    interventions: list[CurveCommand] = Field(
+        default_factory=list, description="the commands applied to the trial, by step"
+    )
 
 
 class Curves(BaseModel):

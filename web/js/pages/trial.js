@@ -1,11 +1,13 @@
-// A trial's page (#/trials/ID), panda mode: its facts and lineage, live curves, the controls
-// (learning rate, pause, resume, stop, fork), the command log, its hyperparameters and latest
-// reports, with a link back to its study. Polls only what is new every POLL_MS while the trial
-// is alive: the trial, the reports past its cursor, the commands.
+// A trial's page (#/trials/ID), panda mode: its facts and lineage, live curves (`value` and
+// every reported metric, each of which can be hidden), the controls (learning rate, pause,
+// resume, stop, fork), the command log, its hyperparameters and latest reports, with a link back
+// to its study. Polls only what is new every POLL_MS while the trial is alive: the trial, the
+// reports past its cursor, the commands.
 import { ApiError, get, post } from "../api.js";
 import { h } from "../dom.js";
 import { plotly } from "../plotly.js";
 import * as curves from "../plots/trial_curves.js";
+import { curveChoice } from "../views/curve_choice.js";
 import { commandLog, forkForm, learningRateControl, lifeButtons } from "../views/trial_controls.js";
 import { facts, paramsTable, reportsTable } from "../views/trial_facts.js";
 
@@ -35,6 +37,7 @@ export function mount(root, idText) {
     log: h("div", { "data-testid": "command-log-box" }),
     details: h("div", {}),
   };
+  const choice = curveChoice(() => draw());
   const lr = learningRateControl(null, (value, note) => act("set", { learning_rate: value }, note));
   const life = lifeButtons((action) => act(action, {}, lr.note()));
   const fork = forkForm(async (params, step, error) => {
@@ -49,7 +52,7 @@ export function mount(root, idText) {
   root.append(
     el.head,
     h("section", { class: "card", "data-testid": "trial-controls" }, h("h2", {}, "Steer"), lr.el, life.el, fork.el, el.error),
-    h("section", { class: "card", "data-testid": "trial-curves-card" }, h("h2", {}, "Learning curves"), el.plot),
+    h("section", { class: "card", "data-testid": "trial-curves-card" }, h("h2", {}, "Learning curves"), choice.el, el.plot),
     h("section", { class: "card", "data-testid": "trial-commands" }, h("h2", {}, "Commands"), el.log),
     h("section", { class: "card" }, el.details),
   );
@@ -84,6 +87,10 @@ export function mount(root, idText) {
     el.log.replaceChildren(commandLog(commands));
   }
 
+  async function draw() {
+    await curves.render(el.plot, { reports, commands, shown: choice.shown(curves.seriesOf(reports)) });
+  }
+
   async function tick(schedule = true) {
     try {
       const t = await get(`/trials/${id}`);
@@ -96,7 +103,8 @@ export function mount(root, idText) {
       reports = reports.concat(fresh.data);
       commands = cmds.data;
       render();
-      await curves.render(el.plot, { reports, commands });
+      choice.update(curves.seriesOf(reports), reports.length > 0);
+      await draw();
       root.dataset.ready = "1";
     } catch (err) {
       if (!trial) el.head.replaceChildren(h("p", { class: "error", "data-testid": "trial-load-error" }, `Could not load trial ${id}: ${message(err)}`));

@@ -1,6 +1,7 @@
 // Learning curves: every listed trial's reports by step; pruned trials end in a marker where they
-// were cut, with the prune reason on hover. Curves of one kind share a trace (gaps between
-// trials), so hundreds of curves stay cheap to draw.
+// were cut, with the prune reason on hover, and a person's interventions (set, pause, resume,
+// stop) are marked on the curve at the step of the first report that shows them. Curves of one
+// kind share a trace (gaps between trials), so hundreds of curves stay cheap to draw.
 import { baseLayout, draw } from "../plotly.js";
 import { num } from "../dom.js";
 import { pruneText, valueAxis } from "./common.js";
@@ -16,9 +17,22 @@ function kindOf(state) {
   return ["completed", "pruned", "running"].includes(state) ? state : "other";
 }
 
+// The index of the last step at or before `step` (steps ascending), or -1.
+function lastAtOrBefore(steps, step) {
+  let at = -1;
+  for (let i = 0; i < steps.length && steps[i] <= step; i++) at = i;
+  return at;
+}
+
+function interventionText(m) {
+  if (m.action !== "set") return m.action;
+  return `set ${Object.entries(m.params).map(([k, v]) => `${k} = ${num(v, 4)}`).join(", ")}`;
+}
+
 export async function render(el, { data, metric }) {
   const groups = Object.fromEntries(KINDS.map(([k]) => [k, { x: [], y: [], text: [] }]));
   const cuts = { x: [], y: [], text: [], number: [] };
+  const marks = { x: [], y: [], text: [], number: [] };
   const ys = [];
   for (const [number, c] of [...data.curves.entries()].sort((a, b) => a[0] - b[0])) {
     const vals = metric === "value" ? c.value : c.metrics[metric] || [];
@@ -34,6 +48,14 @@ export async function render(el, { data, metric }) {
     g.x.push(null);
     g.y.push(null);
     g.text.push("");
+    for (const m of c.interventions || []) {
+      const at = lastAtOrBefore(c.step, m.step);
+      if (at < 0 || vals[at] === null || vals[at] === undefined) continue;
+      marks.x.push(m.step);
+      marks.y.push(vals[at]);
+      marks.number.push(number);
+      marks.text.push([`trial #${number}: <b>${interventionText(m)}</b> at step ${m.step}`, m.note || ""].filter(Boolean).join("<br>"));
+    }
     if (c.state === "pruned") {
       const last = c.step.length - 1;
       cuts.x.push(c.step[last]);
@@ -69,6 +91,19 @@ export async function render(el, { data, metric }) {
       marker: { symbol: "x", size: 9, color: "#e03131", line: { width: 1 } },
     });
   }
+  if (marks.x.length) {
+    traces.push({
+      type: "scatter",
+      mode: "markers",
+      name: "interventions",
+      x: marks.x,
+      y: marks.y,
+      hovertext: marks.text,
+      hoverinfo: "text",
+      customdata: marks.number,
+      marker: { symbol: "triangle-down", size: 10, color: "#c2255c" },
+    });
+  }
   const empty = !traces.length;
   const layout = baseLayout({
     annotations: empty ? [{ text: "no intermediate reports yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5, font: { color: "#868e96" } }] : [],
@@ -80,4 +115,5 @@ export async function render(el, { data, metric }) {
   });
   await draw(el, traces, layout);
   el.dataset.cuts = String(cuts.x.length);
+  el.dataset.interventions = String(marks.x.length);
 }
