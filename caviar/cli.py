@@ -76,7 +76,7 @@ def up(host: str, port: int, workers: int, data_dir: Path | None) -> None:
     this says why and exits non-zero (with the api's code when it was the api).
 
     The workers get a worker token of their own, made here at start and handed to the api
-    (``CAVIAR_LOCAL_WORKER_TOKEN``) and to them (``CAVIAR_TOKEN``): the api accepts it as a
+    (CAVIAR_LOCAL_WORKER_TOKEN) and to them (CAVIAR_TOKEN): the api accepts it as a
     worker's without storing it, so a token created while the service runs (which closes the
     api to calls without a token) never strands these workers, and the token itself never
     closes a tokenless api. It dies with this command."""
