@@ -35,8 +35,13 @@ def field_path(loc: Sequence[Any]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] in ("body", "query", "path"):
         parts = parts[1:]
-    # Drop the tag that pydantic inserts after a discriminated union's key.
-    cleaned = [p for i, p in enumerate(parts) if not (i > 0 and p in _UNION_TAGS)]
+    # Drop the tag that pydantic inserts after a discriminated union's key, and the member
+    # it names in a plain union (``name: Name | None`` → 'name.constrained-str').
+    cleaned = [
+        p
+        for i, p in enumerate(parts)
+        if not (i > 0 and (p in _UNION_TAGS or p.startswith(("constrained-", "function-"))))
+    ]
     return ".".join(cleaned) or "body"
 
 

@@ -78,7 +78,7 @@ def token_list(data_dir: Path | None) -> None:
 @data_dir_option
 def token_revoke(token_id: int, data_dir: Path | None) -> None:
     """Revoke token TOKEN_ID (every api replica refuses it within 2 s). Revoking the last one
-    leaves the api closed: every call still needs a token (see ``caviar token reopen``)."""
+    leaves the api closed: every call still needs a token (see: caviar token reopen)."""
     _run(["revoke", str(token_id)], data_dir)
     click.echo(f"revoked token {token_id}")
 
