@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from api.search.transforms import to_unit
@@ -10,6 +11,22 @@ from caviar.space import CategoricalParam
 MIN_VALUES = 8
 MAX_BINS = 10
 PER_BIN = 5
+
+
+def per_configuration(
+    names: list[str], params: dict[str, list[Any]], values: list[float]
+) -> tuple[dict[str, list[Any]], list[float]]:
+    """Each distinct configuration once, with the mean of its values: a re-test round's
+    repeats (or any configuration run several times) weigh as one point, not as many."""
+    groups: dict[str, list[int]] = {}
+    for i in range(len(values)):
+        key = json.dumps([params[n][i] for n in names], sort_keys=True, default=str)
+        groups.setdefault(key, []).append(i)
+    firsts = [members[0] for members in groups.values()]
+    return (
+        {n: [params[n][i] for i in firsts] for n in names},
+        [sum(values[i] for i in members) / len(members) for members in groups.values()],
+    )
 
 
 def importance(

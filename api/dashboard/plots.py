@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.dashboard.curves import curves
-from api.dashboard.importance import default_pair, importance
+from api.dashboard.importance import default_pair, importance, per_configuration
 from api.dashboard.rows import FULL, columns, full_rows, rounded
 from api.db.models import Study, Trial
 from api.trials.study import config_of
@@ -100,10 +100,14 @@ def snapshot(
     # A trial a person steered says nothing about its params: importance leaves it out.
     steered = {r.number for r in rows if r.steered}
     done = [i for i in done if cols.number[i] not in steered]
+    # Each configuration counts once: a re-test round's repeats do not outweigh the search.
     scores = importance(
         space,
-        {n: [cols.params[n][i] for i in done] for n in names},
-        [cols.value[i] for i in done],  # type: ignore[misc]
+        *per_configuration(
+            list(names),
+            {n: [cols.params[n][i] for i in done] for n in names},
+            [cols.value[i] for i in done],  # type: ignore[misc]
+        ),
     )
 
     # Learning curves: the best, the newest finished, the in-flight, and a spread of the pruned.

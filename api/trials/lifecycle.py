@@ -217,7 +217,9 @@ def hand_out(session: Session, trials: Sequence[Trial]) -> list[Trial]:
     return won
 
 
-def claim(session: Session, trial_id: int, attempt: int, worker: str | None, nonce: str | None):
+def claim(
+    session: Session, trial_id: int, attempt: int, worker: str | None, nonce: str | None
+) -> Trial:
     """A worker claims ``attempt`` of a queued trial; the answer's trial carries the claim.
 
     Exactly one claim per attempt wins. The claimer may repeat its claim (a retry after a lost

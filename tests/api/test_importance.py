@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 
-from api.dashboard.importance import importance
+from api.dashboard.importance import importance, per_configuration
 from caviar.space import CategoricalParam, FloatParam
 
 SPACE = {
@@ -44,3 +44,19 @@ def test_few_trials_do_not_make_noise_look_important() -> None:
     scores = importance(SPACE, *sample(12, "lr"))  # 2 bins of 6, not 10 bins of about 1
     assert scores["noise"] < 0.5 and scores["lr"] > scores["noise"]
     assert importance(SPACE, *sample(7, "lr")) == {"lr": 0.0, "noise": 0.0, "opt": 0.0}
+
+
+def test_repeats_of_a_few_configurations_count_once() -> None:
+    """A re-test round runs two configurations many times: counted per configuration, the
+    deciding hyperparameter still ranks first, instead of every score tying."""
+    names = ["lr", "noise", "opt"]
+    params, values = sample(40, "lr")
+    for i in (0, 1):  # two configurations, 30 repeats each, with a little noise
+        for k in range(30):
+            for n in names:
+                params[n].append(params[n][i])
+            values.append(values[i] * (1 + 0.01 * (k % 3)))
+    raw = importance(SPACE, params, values)
+    once = importance(SPACE, *per_configuration(names, params, values))
+    assert once["lr"] > 0.8 and once["lr"] > 3 * max(once["noise"], once["opt"])
+    assert once["lr"] > raw["lr"]
