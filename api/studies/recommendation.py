@@ -14,6 +14,7 @@ from api.search.base import SearchState
 from api.search.coarse_to_fine import CoarseToFineStrategy
 from api.search.registry import make_strategy
 from api.studies.search_history import HISTORY
+from api.studies.warm_start import search_seed
 from api.trials.study import config_of
 from caviar.schemas import Recommended
 
@@ -43,7 +44,7 @@ def recommendation(session: Session, study: Study) -> Recommended | None:
         session,
         study,
         strategy,
-        SearchState(dict(config.space), study.seed, [], 0, [], table=table),
+        SearchState(dict(config.space), search_seed(study, config), [], 0, [], table=table),
     )
     with _LOCK:
         _CACHE[key] = answer

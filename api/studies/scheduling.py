@@ -18,6 +18,7 @@ from api.search.base import Observation, PendingTrial, RegionView, SearchState, 
 from api.search.registry import make_strategy
 from api.search.transforms import to_unit
 from api.studies import regions as region_service
+from api.studies import warm_start
 from api.studies.search_history import HISTORY
 from api.trials import hooks, lifecycle
 from api.trials.study import config_of, lock
@@ -77,7 +78,7 @@ def _suggest(
     table, flying = HISTORY.read(session, study, config) if history else (None, [])
     search = SearchState(
         space=space,
-        seed=study.seed,
+        seed=warm_start.search_seed(study, config),
         observations=[],
         in_flight=sum(1 for t in flying if t.search),
         regions=list(regions),

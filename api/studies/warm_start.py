@@ -149,3 +149,12 @@ def observations(session: Session, config: StudyCreate) -> list[Observation]:
             )
         )
     return out
+
+
+def search_seed(study: Study, config: StudyCreate) -> int:
+    """The seed of the study's own draws. A warm-started study draws from a stream of its own
+    (its seed mixed with the earlier study's id), so it never replays the earlier study's draws
+    even under the same seed: its first trials are the earlier best, the rest are new."""
+    if config.warm_start is None:
+        return study.seed
+    return (study.seed * 1_000_003 + config.warm_start.study_id * 7919 + 17) % 2**63

@@ -102,3 +102,24 @@ def test_warm_start_from_an_unknown_study_names_the_field(site: tuple[str, str])
     )
     assert r.status_code == 422, r.text
     assert [e["field"] for e in r.json()["detail"]] == ["warm_start.study_id"]
+
+
+def test_a_warm_started_study_never_replays_the_earlier_studys_draws(
+    site: tuple[str, str],
+) -> None:
+    """Same seed, same space: the new study's own trials are new draws; only the warm start's
+    configurations come from the earlier study."""
+    url, _ = site
+    space = {"x": {"type": "float", "low": 0.0, "high": 1.0}}
+    body = {"objective": {"kind": "external"}, "space": space, "max_trials": 12, "seed": 7}
+    with Client(url) as c:
+        earlier = c.create_study({**body, "name": "earlier"}).id
+        run_out(c, earlier, lambda x: (x - 0.3) ** 2)
+        later = c.create_study(
+            {**body, "name": "later", "warm_start": {"study_id": earlier, "top_k": 2}}
+        ).id
+        run_out(c, later, lambda x: (x - 0.3) ** 2)
+        before = {t.params["x"] for t in c.trials(earlier).data}
+        after = [t.params["x"] for t in c.trials(later).data]
+    assert len(after) == 12
+    assert sum(x in before for x in after) == 2  # the two warm-start configurations
