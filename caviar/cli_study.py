@@ -59,9 +59,22 @@ def study_show(client: Client, study_id: int, as_json: bool) -> None:
         click.echo(s.model_dump_json(indent=2))
         return
     table = render.study_table(s)
-    for name, text in retest_rows(s):
+    for name, text in [*warm_start_rows(s), *retest_rows(s)]:
         table.add_row(name, text)
     console.print(table)
+
+
+def warm_start_rows(s: StudyPublic) -> list[tuple[str, str]]:
+    """``study show``'s provenance: the study it was warm-started from, and what it kept."""
+    w = s.warm_start_report
+    if w is None:
+        return []
+    kept = f"{w.configurations} configuration{'s' if w.configurations != 1 else ''}"
+    extra = [f"{w.observations} earlier results guide the strategy"]
+    if w.dropped_configurations:
+        extra.append(f"{w.dropped_configurations} configurations did not fit this space")
+    extra += w.notes
+    return [("warm start", f"warm-started from study {w.study_id} ({kept}); " + "; ".join(extra))]
 
 
 def retest_rows(s: StudyPublic) -> list[tuple[str, str]]:

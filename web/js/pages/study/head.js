@@ -10,6 +10,17 @@ export function strategyText(st) {
   return `${st.name.replaceAll("_", " ")}${opts ? ` (${opts})` : ""}`;
 }
 
+// Where a warm-started study came from, and what it kept: [dt, dd], or nothing.
+function warmStart(w) {
+  if (!w) return [];
+  const kept = `${w.configurations} configuration${w.configurations === 1 ? "" : "s"}`;
+  const why = [`${w.observations} earlier results guide the strategy`, ...w.notes].join("; ");
+  return [
+    h("dt", {}, "warm start"),
+    h("dd", { "data-testid": "warm-start", title: why }, `warm-started from study ${w.study_id} (${kept})`),
+  ];
+}
+
 // Draws the summary of `study` into el.head; actions: {cancel, rename, remove}.
 export function renderHead(el, study, regions, actions) {
   const s = study;
@@ -43,6 +54,7 @@ export function renderHead(el, study, regions, actions) {
       h("dd", {}, strategyText(s.config.strategy)),
       h("dt", {}, "pruner"),
       h("dd", {}, s.config.pruner.name),
+      ...warmStart(s.warm_start_report),
       h("dt", {}, "progress"),
       h(
         "dd",
