@@ -1,9 +1,11 @@
 """Warm starts: a new study begins from an earlier one's best configurations and results.
 
 ``warm_start: {study_id, top_k}`` queues the earlier study's ``top_k`` best distinct
-configurations as the new study's first trials, and hands every earlier result that fits the
-new space to the strategy as extra observations (numbered -1, -2, … so they never clash with
-the study's own trials), so coarse_to_fine zooms from what the earlier study learned.
+configurations as the new study's first trials (its completed trials by final value, then, to
+fill ``top_k``, its pruned ones by their value at the step all of them reached), and hands
+every earlier result that fits the new space to the strategy as extra observations (numbered
+-1, -2, … so they never clash with the study's own trials), so coarse_to_fine zooms from
+what the earlier study learned.
 
 Another space: earlier params the new space lacks are dropped; new params the earlier study
 lacked are filled with their centre; a configuration with a value outside the new bounds or
@@ -14,9 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.db.models import Region, Study, Trial
+from api.db.models import Region, Study, Trial, TrialReport
 from api.errors import FieldError
 from api.search.base import Observation
 from api.search.transforms import Param, from_unit, to_unit
@@ -68,6 +71,39 @@ def _completed(session: Session, earlier: Study, limit: int) -> list[tuple[dict[
     return [(p, v) for p, v in rows]
 
 
+def _pruned_at_common_step(
+    session: Session, earlier: Study
+) -> tuple[int | None, list[dict[str, Any]]]:
+    """The earlier study's pruned search trials (none a person steered), best first by their
+    value at the one step all of them reached (the lowest of their last steps: ASHA's first
+    rung), each step's value from the latest attempt that reported it; and that step."""
+    rows = session.execute(
+        select(Trial.id, Trial.params, TrialReport.attempt, TrialReport.step, TrialReport.value)
+        .join(TrialReport, TrialReport.trial_id == Trial.id)
+        .where(
+            Trial.study_id == earlier.id,
+            Trial.state == "pruned",
+            ~Trial.steered,
+            Trial.retest_round_id.is_(None),
+        )
+    ).all()
+    params: dict[int, dict[str, Any]] = {}
+    curves: dict[int, dict[int, tuple[int, float]]] = {}
+    for trial_id, p, attempt, step, value in rows:
+        params[trial_id] = p
+        curve = curves.setdefault(trial_id, {})
+        if step not in curve or curve[step][0] < attempt:
+            curve[step] = (attempt, value)
+    if not curves:
+        return None, []
+    step = min(max(curve) for curve in curves.values())
+    sign = -1.0 if earlier.direction == "maximize" else 1.0
+    ranked = sorted(
+        (sign * curve[step][1], trial_id) for trial_id, curve in curves.items() if step in curve
+    )
+    return step, [params[trial_id] for _, trial_id in ranked]
+
+
 def check(session: Session, config: StudyCreate) -> None:
     """422 naming ``warm_start.study_id`` for an unknown study."""
     if config.warm_start is not None:
@@ -83,12 +119,16 @@ def first_trials(
     earlier = _earlier(session, config)
     space = dict(config.space)
     old_space = earlier.config.get("space", {})
-    rows = _completed(session, earlier, OBSERVATION_LIMIT)
+    completed = [params for params, _ in _completed(session, earlier, OBSERVATION_LIMIT)]
+    step, pruned = _pruned_at_common_step(session, earlier)
+    top_k = config.warm_start.top_k
     chosen: list[dict[str, Any]] = []
+    kept = {"completed": 0, "pruned": 0}
     seen: set[str] = set()
     dropped = 0
-    for params, _ in rows:
-        if len(chosen) + dropped >= config.warm_start.top_k or len(chosen) >= config.max_trials:
+    candidates = [*(("completed", p) for p in completed), *(("pruned", p) for p in pruned)]
+    for origin, params in candidates:
+        if len(chosen) >= min(top_k, config.max_trials):
             break
         key = repr(sorted(params.items()))
         if key in seen:
@@ -99,7 +139,21 @@ def first_trials(
             dropped += 1
         else:
             chosen.append(fitted)
-    notes = [
+            kept[origin] += 1
+    notes = [f"kept {kept['completed']} completed configurations, best final value first"]
+    if kept["pruned"]:
+        notes.append(
+            f"filled {kept['pruned']} from pruned trials, ranked by their value at step {step} "
+            "(the step every pruned trial reached)"
+        )
+    if dropped:
+        notes.append(f"dropped {dropped} configurations that do not fit this space")
+    if len(chosen) < top_k:
+        notes.append(
+            f"{len(chosen)} of the {top_k} asked for: study {earlier.id} has no more distinct "
+            "configurations that a person did not steer"
+        )
+    notes += [
         f"{n} is new: earlier configurations take its centre" for n in space if n not in old_space
     ]
     if earlier.direction != config.direction:

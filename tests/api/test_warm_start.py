@@ -49,7 +49,12 @@ def test_warm_start_from_another_space(site: tuple[str, str]) -> None:
         )
         run_out(c, earlier.id, lambda x: (x - 0.45) ** 2)
         ranked = sorted(c.trials(earlier.id).data, key=lambda t: t.value or 0.0)
-        fitting = [t.params["x"] for t in ranked[:4] if t.params["x"] <= 0.5]
+        # top_k 4 is filled with the best four that fit (x <= 0.5); those that do not are
+        # dropped on the way there
+        fits = [t for t in ranked if t.params["x"] <= 0.5][:4]
+        fitting = [t.params["x"] for t in fits]
+        passed = ranked[: ranked.index(fits[-1]) + 1]
+        dropped = sum(t.params["x"] > 0.5 for t in passed)
 
         new = c.create_study(
             {
@@ -65,8 +70,8 @@ def test_warm_start_from_another_space(site: tuple[str, str]) -> None:
         report = new.warm_start_report
         assert report is not None and report.study_id == earlier.id
         assert report.dropped_params == ["kind"]
-        assert report.configurations == len(fitting)
-        assert report.dropped_configurations == 4 - len(fitting)
+        assert report.configurations == len(fitting) == 4
+        assert report.dropped_configurations == dropped
         assert report.observations == sum(t.params["x"] <= 0.5 for t in ranked)
         assert any("z is new" in n for n in report.notes)
         first = c.ask(new.id, count=len(fitting))
@@ -123,3 +128,41 @@ def test_a_warm_started_study_never_replays_the_earlier_studys_draws(
         after = [t.params["x"] for t in c.trials(later).data]
     assert len(after) == 12
     assert sum(x in before for x in after) == 2  # the two warm-start configurations
+
+
+def test_pruned_trials_fill_top_k_ranked_at_a_common_step(site: tuple[str, str]) -> None:
+    """An earlier study whose pruner cut most trials: the warm start keeps its completed one,
+    fills top_k with the pruned ones that were best at the step all of them reached, and says
+    so in its notes."""
+    url, _ = site
+    space = {"x": {"type": "float", "low": 0.0, "high": 1.0}}
+    with Client(url) as c:
+        earlier = c.create_study(
+            {"name": "pruned", "objective": {"kind": "external"}, "space": space, "max_trials": 6}
+        ).id
+        trials = c.ask(earlier, 6)
+        for i, t in enumerate(trials):
+            c.report(t.id, t.attempt, 1, float(i))  # step 1: trial i scores i
+            if i == 5:
+                c.report(t.id, t.attempt, 2, 0.5)
+                c.tell(t.id, t.attempt, "completed", 0.5)
+            else:
+                c.tell(t.id, t.attempt, "pruned", float(i))
+        later = c.create_study(
+            {
+                "name": "from pruned",
+                "objective": {"kind": "external"},
+                "space": space,
+                "max_trials": 6,
+                "warm_start": {"study_id": earlier, "top_k": 3},
+            }
+        )
+        first = c.ask(later.id, 3)
+    assert [t.params["x"] for t in first] == [
+        trials[5].params["x"],  # the completed one
+        trials[0].params["x"],  # then the pruned ones best at step 1
+        trials[1].params["x"],
+    ]
+    report = later.warm_start_report
+    assert report is not None and report.configurations == 3
+    assert any("filled 2 from pruned trials" in n and "step 1" in n for n in report.notes)
