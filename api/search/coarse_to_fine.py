@@ -3,9 +3,11 @@ sample it more densely, repeat.
 
 Contract (see ``BaseStrategy``). The current region is the newest stored one.
 
-- **Zoom.** When the current region holds ``stage_trials`` finished trials of its own, the call
-  drafts its child with ``derive_region`` (the best ``top_fraction`` of the trials inside it,
-  widened by ``margin``) and suggests inside the child.
+- **Zoom.** When the current region holds ``stage_trials`` finished trials of its own (for the
+  whole space, a warm start's earlier results count too, so a warm-started study zooms from
+  its first suggestions where the earlier evidence says), the call drafts its child with
+  ``derive_region`` (the best ``top_fraction`` of the trials inside it, widened by
+  ``margin``) and suggests inside the child.
 - **No stage barrier.** Trials still running in the old region just finish there; the next
   suggestions already use the new one.
 - **Exploration.** A trial whose (seed, number) draw falls under ``explore_fraction`` searches the
@@ -121,6 +123,8 @@ class CoarseToFineStrategy(BaseStrategy):
             mine = table.region == current.id
         else:  # a region drafted but not stored yet (tests): count by stage
             mine = table.stage == current.stage
+        if current is whole:  # a warm start's earlier results (numbered below 0) count there
+            mine = mine | (table.number < 0)
         own = int(np.count_nonzero(mine))
         best = int(np.argmin(rank)) if len(rank) else -1
 

@@ -166,3 +166,41 @@ def test_pruned_trials_fill_top_k_ranked_at_a_common_step(site: tuple[str, str])
     report = later.warm_start_report
     assert report is not None and report.configurations == 3
     assert any("filled 2 from pruned trials" in n and "step 1" in n for n in report.notes)
+
+
+def test_a_warm_started_coarse_to_fine_study_starts_zoomed(site: tuple[str, str]) -> None:
+    """The earlier study's results count toward the first zoom: the new study's first own
+    suggestions come from a region around the earlier best, not from the whole space."""
+    url, _ = site
+    space = {"x": {"type": "float", "low": 0.0, "high": 1.0}}
+    with Client(url) as c:
+        earlier = c.create_study(
+            {
+                "name": "evidence",
+                "objective": {"kind": "external"},
+                "space": space,
+                "max_trials": 24,
+                "seed": 5,
+            }
+        ).id
+        run_out(c, earlier, lambda x: (x - 0.3) ** 2)
+        later = c.create_study(
+            {
+                "name": "zoomed",
+                "objective": {"kind": "external"},
+                "space": space,
+                "strategy": {"name": "coarse_to_fine", "stage_trials": 8, "explore_fraction": 0},
+                "max_trials": 10,
+                "seed": 5,
+                "warm_start": {"study_id": earlier, "top_k": 2},
+            }
+        ).id
+        handed = c.ask(later, 4)
+        regions = c.regions(later)
+    own = handed[2:]  # after the two warm-start configurations
+    assert all(t.stage >= 1 for t in own)
+    zoomed = [r for r in regions if r.stage >= 1]
+    assert zoomed
+    low, high = zoomed[0].bounds["x"]["low"], zoomed[0].bounds["x"]["high"]
+    assert low <= 0.3 <= high and high - low < 0.9
+    assert all(low <= t.params["x"] <= high for t in own)
