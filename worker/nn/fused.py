@@ -7,10 +7,19 @@ losses, metrics) equal those of the same run trained alone, to floating-point to
 may sum in another order). What it shares with the others is the arithmetic: one batched matmul
 per layer for all the members of a group.
 
-Groups. Members train together when they agree on the depth, the activation, the batch size and
-their place in the epoch. Members that differ in width share a group with their layers padded
-with zeros to the widest member's: a padded unit's weights, gamma, β and gradients stay exactly
-0, so it changes no real unit's value (``pad=False`` groups members by exact shape instead).
+Groups. Members train together when they agree on the shape (depth, widths), the activation,
+the batch size and their place in the epoch; a member that agrees with no other trains as a
+group of one. Grouped by shape, a member's values are those of its alone run bit for bit on
+this machine's BLAS (the tests allow float32 rounding). With ``pad=True`` members that differ in
+width share a group, their layers padded with zeros to the widest member's: a padded unit's
+weights, gamma, β and gradients stay exactly 0, so in exact arithmetic it changes nothing, but
+BLAS may then sum a real unit's terms in another order. gd and momentum stay within float32
+rounding of the alone run; adam and rmsprop divide each gradient by its own running size, so a
+parameter whose gradient is rounding noise (a nearly constant input) takes a different full
+step, and the runs drift apart like two chaotic runs (rmsprop at its default rate on digits,
+width 17 padded to 64: val losses 0.32 and 0.52 within three epochs). Padding to the
+widest member also makes every member cost what the widest costs (bench/bench_fused.py:
+0.3-0.7x on the README's digits study), so the worker fuses by shape (:func:`plan_fusion`).
 Optimizer kinds share a group; its rows are ordered by kind and each kind updates its own
 contiguous rows, so no member pays for another kind's moments.
 
@@ -164,9 +173,14 @@ class _Group:
         pw = [d, *widths, c]
         offset = 0
         self.weights: list[np.ndarray] = []
+        self.weight_grads: list[Callable[[np.ndarray], np.ndarray]] = []
         for i in range(len(pw) - 1):
             end = offset + pw[i] * pw[i + 1]
-            self.weights.append(self.params[:, offset:end].reshape(k, pw[i], pw[i + 1]))
+            shape = (k, pw[i], pw[i + 1])
+            self.weights.append(self.params[:, offset:end].reshape(shape))
+            self.weight_grads.append(
+                lambda grads, a=offset, b=end, shape=shape: grads[:, a:b].reshape(shape)
+            )
             offset = end
         self.gammas: list[np.ndarray] = []
         self.betas: list[np.ndarray] = []
@@ -268,13 +282,11 @@ class _Group:
         return losses, [int(i) for i in bad]
 
     def _forward_backward(self, x: np.ndarray, y: np.ndarray, grads: np.ndarray) -> np.ndarray:
-        k = len(self.members)
         forward, backward = _FORWARD[self.activation], _BACKWARD[self.activation]
         dense_caches: list[tuple] = []
         bn_caches: list[StackedBatchNormCache] = []
         posts: list[np.ndarray] = []
         h = x
-        nw = 0
         for layer in range(self.layers):
             pre, cache = stacked_dense_forward(h, self.weights[layer])
             dense_caches.append(cache)
@@ -292,12 +304,14 @@ class _Group:
             posts.append(h)
         logits, out_cache = stacked_affine_forward(h, self.weights[-1], self.bias)
         losses, dlogits = stacked_softmax_cross_entropy(logits, y)
-        dh, dw, db = stacked_affine_backward(dlogits, out_cache, need_dx=self.layers > 0)
-        shapes = [w.shape[1] * w.shape[2] for w in self.weights]
-        offsets = np.cumsum([0, *shapes])
-        nw = int(offsets[-1])
-        grads[:, offsets[-2] : offsets[-1]] = dw.reshape(k, -1)
-        grads[:, grads.shape[1] - db.shape[1] :] = db
+        dh, _, _ = stacked_affine_backward(
+            dlogits,
+            out_cache,
+            need_dx=self.layers > 0,
+            dw_out=self.weight_grads[-1](grads),
+            db_out=grads[:, grads.shape[1] - self.bias.shape[1] :],
+        )
+        nw = self.n_weights
         bn_offset = nw + 2 * np.cumsum([0, *self.widths])
         for layer in range(self.layers - 1, -1, -1):
             assert dh is not None
@@ -306,8 +320,12 @@ class _Group:
             width = self.widths[layer]
             grads[:, bn_offset[layer] : bn_offset[layer] + width] = dgamma
             grads[:, bn_offset[layer] + width : bn_offset[layer + 1]] = dbeta
-            dh, dw = stacked_dense_backward(dh, dense_caches[layer], need_dx=layer > 0)
-            grads[:, offsets[layer] : offsets[layer + 1]] = dw.reshape(k, -1)
+            dh, _ = stacked_dense_backward(
+                dh,
+                dense_caches[layer],
+                need_dx=layer > 0,
+                dw_out=self.weight_grads[layer](grads),
+            )
         if self.layers:
             stats = np.concatenate(
                 [*(c.mean for c in bn_caches), *(c.var for c in bn_caches)], axis=1
@@ -391,12 +409,12 @@ class FusedTrainer:
     """Members of one study (same dataset) trained together, each keyed by the caller's
     ``key`` (a trial id). ``on_batch(fused, keys)`` is called before every fused mini-batch
     with the keys about to train: it may call :meth:`apply_overrides`, :meth:`state` or
-    :meth:`remove` for any member. ``pad``: members that differ in width share a group, padded
-    (see the module doc); ``False`` groups them by exact shape."""
+    :meth:`remove` for any member. ``pad=True``: members that differ in width share a group,
+    padded (see the module doc); by default they are grouped by exact shape."""
 
     data: Dataset
     on_batch: FusedHook | None = None
-    pad: bool = True
+    pad: bool = False
     groups: list[_Group] = field(default_factory=list)
     diverged: dict[Key, TrainingDiverged] = field(default_factory=dict)
     _hooked: dict[Key, int] = field(default_factory=dict, repr=False)
@@ -621,3 +639,42 @@ class FusedTrainer:
                 self._place(group.members)
             else:
                 seen[key] = group
+
+
+# When fusing pays (bench/bench_fused.py, one core, one epoch, digits and a 784-feature set):
+# equal members of width 32 run 1.5x faster at K=4, 1.9x at 8, 2.7x at 16 and 2.6x at 32;
+# width 64: 1.35x, 1.8x, 2.0x, 2.0x; width 128 and 256: 0.8-1.15x (no gain: the arithmetic,
+# not the per-call overhead, dominates once a member's activations exceed ~4k floats); two
+# members: 0.9-1.06x; one member through the fused path: 0.6-0.8x. A 784-feature input at
+# width 32 still gains (1.2x at 4, 1.4x at 8); at width 128 it does not (0.9-1.0x).
+FUSE_MAX_ELEMENTS = 64 * 64  # batch_size x widest hidden layer of one member
+FUSE_MIN_MEMBERS = 3
+FUSE_MAX_MEMBERS = 16
+
+
+def choose_fusion(batch_size: int, widest: int, available: int) -> int:
+    """How many of ``available`` trials of one shape (same depth, widths, activation, batch
+    size) to fuse: 1 means train them one by one. Fuses when one member's activations
+    (``batch_size`` x ``widest`` hidden layer) are small enough that per-call overhead
+    dominates, at least :data:`FUSE_MIN_MEMBERS` and at most :data:`FUSE_MAX_MEMBERS` at
+    once."""
+    if batch_size * widest > FUSE_MAX_ELEMENTS or available < FUSE_MIN_MEMBERS:
+        return 1
+    return min(available, FUSE_MAX_MEMBERS)
+
+
+def plan_fusion(configs: Sequence[TrainerConfig]) -> list[list[int]]:
+    """Split candidate trials (their parsed hyperparameters) into fused runs: lists of indices
+    into ``configs``, each of one exact shape and sized by :func:`choose_fusion`; a list of one
+    index means: train it alone."""
+    by_shape: dict[tuple, list[int]] = {}
+    for index, config in enumerate(configs):
+        shape = (config.layers, config.hidden_units, config.activation, config.batch_size)
+        by_shape.setdefault(shape, []).append(index)
+    plan: list[list[int]] = []
+    for (layers, width, _, batch), indices in by_shape.items():
+        while indices:
+            k = choose_fusion(batch, width if layers else 0, len(indices))
+            plan.append(indices[:k])
+            indices = indices[k:]
+    return plan

@@ -21,9 +21,9 @@ from worker.nn.softmax import SAFE_LOGIT
 _EINSUM_MIN_SIZE = 16_384  # per member, as in :func:`worker.nn.layers.column_dot`
 
 
-def stacked_column_sum(a: np.ndarray) -> np.ndarray:
+def stacked_column_sum(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """a (K, N, M) -> Σ over N (K, M), as ``ones(N) @ a[k]`` for each member."""
-    return np.matmul(ones(a.shape[1], a.dtype), a)
+    return np.matmul(ones(a.shape[1], a.dtype), a, out=out)
 
 
 def stacked_column_mean(a: np.ndarray) -> np.ndarray:
@@ -44,11 +44,11 @@ def stacked_dense_forward(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, tup
 
 
 def stacked_dense_backward(
-    dout: np.ndarray, cache: tuple, *, need_dx: bool = True
+    dout: np.ndarray, cache: tuple, *, need_dx: bool = True, dw_out: np.ndarray | None = None
 ) -> tuple[np.ndarray | None, np.ndarray]:
-    """dout (K, N, M) -> (dx (K, N, D) or None, dw (K, D, M))."""
+    """dout (K, N, M) -> (dx (K, N, D) or None, dw (K, D, M)); ``dw_out``: where dw goes."""
     x, w = cache
-    dw = np.matmul(np.swapaxes(x, -1, -2), dout)
+    dw = np.matmul(np.swapaxes(x, -1, -2), dout, out=dw_out)
     dx = np.matmul(dout, np.swapaxes(w, -1, -2)) if need_dx else None
     return dx, dw
 
@@ -61,11 +61,16 @@ def stacked_affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple
 
 
 def stacked_affine_backward(
-    dout: np.ndarray, cache: tuple, *, need_dx: bool = True
+    dout: np.ndarray,
+    cache: tuple,
+    *,
+    need_dx: bool = True,
+    dw_out: np.ndarray | None = None,
+    db_out: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """dout (K, N, M) -> (dx (K, N, D) or None, dw (K, D, M), db (K, M))."""
-    dx, dw = stacked_dense_backward(dout, cache, need_dx=need_dx)
-    return dx, dw, stacked_column_sum(dout)
+    dx, dw = stacked_dense_backward(dout, cache, need_dx=need_dx, dw_out=dw_out)
+    return dx, dw, stacked_column_sum(dout, out=db_out)
 
 
 class StackedBatchNormCache(NamedTuple):
@@ -166,14 +171,13 @@ def stacked_softmax_cross_entropy(
     if wild.any():
         rows = np.flatnonzero(wild)
         shifted[rows] -= shifted[rows].max(axis=2, keepdims=True)
-    picked = np.take_along_axis(shifted, y[:, :, None], axis=2)[:, :, 0]
-    picked_sum = picked.sum(axis=1).astype(np.float64)
+    flat_index = (np.arange(k * n) * c).reshape(k, n) + y  # of each (member, sample)'s label
+    picked_sum = np.take(shifted, flat_index).sum(axis=1).astype(np.float64)
     probs = np.exp(shifted, out=shifted)
     row_sums = np.matmul(probs, ones(c, probs.dtype))
     losses = (np.log(row_sums).sum(axis=1).astype(np.float64) - picked_sum) / n
     np.divide(1.0 / n, row_sums, out=row_sums)
     probs *= row_sums[:, :, None]
-    np.put_along_axis(
-        probs, y[:, :, None], np.take_along_axis(probs, y[:, :, None], axis=2) - 1.0 / n, axis=2
-    )
+    flat = probs.reshape(-1)
+    flat[flat_index] -= 1.0 / n
     return losses, probs

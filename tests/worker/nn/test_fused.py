@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from caviar.trainer_params import parse_hyperparams
 from worker.datasets import Dataset, load_builtin
-from worker.nn.fused import FusedTrainer
+from worker.nn.fused import FusedTrainer, choose_fusion, plan_fusion
 from worker.nn.training import Trainer, TrainingDiverged, TrainingState
 
 RTOL, ATOL = 1e-6, 1e-7
@@ -95,7 +96,7 @@ MEMBERS: list[dict[str, Any]] = [
 def test_each_member_equals_its_alone_run(digits: Dataset, optimizer: str) -> None:
     rate = {"gd": 0.1, "momentum": 0.05, "rmsprop": 0.003, "adam": 0.01}[optimizer]
     hps = [{**hp, "optimizer": optimizer, "learning_rate": rate} for hp in MEMBERS]
-    fused = FusedTrainer(digits, pad=False)
+    fused = FusedTrainer(digits)
     for seed, hp in enumerate(hps):
         fused.add(seed, hp, np.random.default_rng(seed))
     # ReLU 32 x 2, tanh 32 x 2, and one group for each other shape
@@ -111,7 +112,7 @@ def test_optimizer_kinds_share_one_fused_network(digits: Dataset) -> None:
         {"optimizer": kind, "hidden_units": 32, "beta": 0.8, "beta2": 0.99}
         for kind in ("adam", "gd", "rmsprop", "momentum", "adam")
     ]
-    fused = FusedTrainer(digits, pad=False)
+    fused = FusedTrainer(digits)
     for seed, hp in enumerate(hps):
         fused.add(seed, hp, np.random.default_rng(seed))
     assert len(fused.groups) == 1
@@ -171,7 +172,7 @@ def test_a_set_changes_only_its_member(digits: Dataset, change: dict[str, Any]) 
         if 1 in keys and fused.state(1).batches_done == at:
             fused.apply_overrides(1, change)
 
-    fused = FusedTrainer(digits, on_batch=on_batch, pad=False)
+    fused = FusedTrainer(digits, on_batch=on_batch)
     for seed, hp in enumerate(hps):
         fused.add(seed, hp, np.random.default_rng(seed))
     histories = fused_run(fused)
@@ -192,7 +193,7 @@ def test_a_member_leaves_mid_epoch_and_continues_alone(digits: Dataset) -> None:
         if 1 in keys and fused.state(1).batches_done == 35:  # epoch 2, mid-epoch
             left["state"] = fused.remove(1)
 
-    fused = FusedTrainer(digits, on_batch=on_batch, pad=False)
+    fused = FusedTrainer(digits, on_batch=on_batch)
     for seed, hp in enumerate(hps):
         fused.add(seed, hp, np.random.default_rng(seed))
     histories = fused_run(fused)
@@ -224,7 +225,7 @@ def test_a_member_joins_from_an_alone_state(digits: Dataset) -> None:
     with pytest.raises(Pause):
         paused.run_epoch()
     state = paused.state()
-    fused = FusedTrainer(digits, pad=False)
+    fused = FusedTrainer(digits)
     fused.add("resumed", hp, np.random.default_rng(123), state=state)
     fused.add("fresh", {**hp, "optimizer": "momentum"}, np.random.default_rng(6))
     assert len(fused.groups) == 2  # not at the same place in the epoch
@@ -239,7 +240,7 @@ def test_a_diverging_member_leaves_and_the_others_go_on(digits: Dataset) -> None
         {"hidden_units": 32, "optimizer": "gd", "learning_rate": 1e30},
         {"hidden_units": 32, "optimizer": "gd", "learning_rate": 0.1},
     ]
-    fused = FusedTrainer(digits, pad=False)
+    fused = FusedTrainer(digits)
     for seed, hp in enumerate(hps):
         fused.add(seed, hp, np.random.default_rng(seed))
     results = fused.run_epoch()
@@ -248,3 +249,18 @@ def test_a_diverging_member_leaves_and_the_others_go_on(digits: Dataset) -> None
     history = [results[1], *fused_run(fused, epochs=EPOCHS - 1)[1]]
     want, trainer = alone_run(digits, hps[1], 1)
     assert_same_run(history, fused.state(1), want, trainer)  # type: ignore[arg-type]
+
+
+def test_choose_fusion_fuses_small_networks_only() -> None:
+    assert choose_fusion(64, 32, available=8) == 8
+    assert choose_fusion(64, 64, available=40) == 16  # at most 16 at once
+    assert choose_fusion(64, 128, available=8) == 1  # arithmetic dominates: no gain
+    assert choose_fusion(256, 32, available=8) == 1  # large batches: the same
+    assert choose_fusion(64, 32, available=2) == 1  # two gain nothing
+
+
+def test_plan_fusion_groups_trials_by_exact_shape() -> None:
+    widths = [32, 32, 128, 32, 17, 32, 128, 128, 128]
+    configs = [parse_hyperparams({"hidden_units": w}) for w in widths]
+    plan = plan_fusion(configs)
+    assert sorted(map(sorted, plan)) == [[0, 1, 3, 5], [2], [4], [6], [7], [8]]
