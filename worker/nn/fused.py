@@ -663,18 +663,23 @@ def choose_fusion(batch_size: int, widest: int, available: int) -> int:
     return min(available, FUSE_MAX_MEMBERS)
 
 
-def plan_fusion(configs: Sequence[TrainerConfig]) -> list[list[int]]:
+def plan_fusion(configs: Sequence[TrainerConfig], *, pad: bool = False) -> list[list[int]]:
     """Split candidate trials (their parsed hyperparameters) into fused runs: lists of indices
-    into ``configs``, each of one exact shape and sized by :func:`choose_fusion`; a list of one
-    index means: train it alone."""
+    into ``configs``, each sized by :func:`choose_fusion`; a list of one index means: train it
+    alone. Each run holds one exact shape, or with ``pad`` (for ``FusedTrainer(pad=True)``)
+    trials of any width small enough to fuse, neighbours in width, padded to the widest."""
     by_shape: dict[tuple, list[int]] = {}
     for index, config in enumerate(configs):
-        shape = (config.layers, config.hidden_units, config.activation, config.batch_size)
+        small = config.batch_size * config.hidden_units <= FUSE_MAX_ELEMENTS
+        width = None if pad and small else config.hidden_units
+        shape = (config.layers, width, config.activation, config.batch_size)
         by_shape.setdefault(shape, []).append(index)
     plan: list[list[int]] = []
-    for (layers, width, _, batch), indices in by_shape.items():
+    for (layers, _, _, batch), indices in by_shape.items():
+        indices = sorted(indices, key=lambda i: configs[i].hidden_units)
         while indices:
-            k = choose_fusion(batch, width if layers else 0, len(indices))
+            widest = max(configs[i].hidden_units for i in indices) if layers else 0
+            k = choose_fusion(batch, widest, len(indices))
             plan.append(indices[:k])
             indices = indices[k:]
     return plan
