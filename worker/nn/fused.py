@@ -3,9 +3,9 @@
 Each member is an ordinary run of :class:`worker.nn.training.Trainer`: it is built by one (so its
 ``rng`` draws the same initial weights), draws its own shuffle from its own ``rng`` at every
 epoch, keeps its own hyperparameters, optimizer state and counters, and its values (weights,
-losses, metrics) equal those of the same run trained alone, to floating-point tolerance (BLAS
-may sum in another order). What it shares with the others is the arithmetic: one batched matmul
-per layer for all the members of a group.
+losses, metrics) equal those of the same run trained alone, to floating-point tolerance, when
+members are grouped by shape (the default; see Groups). What it shares with the others is the
+arithmetic: one batched matmul per layer for all the members of a group.
 
 Groups. Members train together when they agree on the shape (depth, widths), the activation,
 the batch size and their place in the epoch; a member that agrees with no other trains as a
@@ -641,12 +641,13 @@ class FusedTrainer:
                 seen[key] = group
 
 
-# When fusing pays (bench/bench_fused.py, one core, one epoch, digits and a 784-feature set):
-# equal members of width 32 run 1.5x faster at K=4, 1.9x at 8, 2.7x at 16 and 2.6x at 32;
-# width 64: 1.35x, 1.8x, 2.0x, 2.0x; width 128 and 256: 0.8-1.15x (no gain: the arithmetic,
-# not the per-call overhead, dominates once a member's activations exceed ~4k floats); two
-# members: 0.9-1.06x; one member through the fused path: 0.6-0.8x. A 784-feature input at
-# width 32 still gains (1.2x at 4, 1.4x at 8); at width 128 it does not (0.9-1.0x).
+# When fusing pays (bench/bench_fused.py, one BLAS thread, one epoch with validation, three runs
+# on a shared 2-core machine): K equal members of width 32 on digits run 1.5x faster than one
+# by one at K=4, 1.9-2.1x at 8, 2.4-2.7x at 16, 2.6-2.8x at 32; width 64: 1.3x, 1.6-1.8x,
+# 1.6-2.0x, 1.4-2.0x; width 128: 0.9-1.2x (run to run), width 256: 0.75-1.06x (the arithmetic,
+# not the per-call overhead, dominates once a member's activations pass ~4k floats); two members
+# 0.9-1.06x; one member through the fused path 0.6-0.9x. A 784-feature input at width 32 still
+# gains (1.2x at 4, 1.3-1.4x at 8); at width 128 it does not (0.87-1.0x).
 FUSE_MAX_ELEMENTS = 64 * 64  # batch_size x widest hidden layer of one member
 FUSE_MIN_MEMBERS = 3
 FUSE_MAX_MEMBERS = 16
