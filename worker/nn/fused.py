@@ -469,6 +469,16 @@ class FusedTrainer:
         group, row = self._find(key)
         return group.export(row)
 
+    def config(self, key: Key) -> TrainerConfig:
+        """Member ``key``'s hyperparameters as they stand (with its live changes)."""
+        group, row = self._find(key)
+        return group.members[row].config
+
+    def epochs_done(self, key: Key) -> int:
+        """Member ``key``'s completed epochs."""
+        group, row = self._find(key)
+        return int(group.epochs_done[row])
+
     def remove(self, key: Key) -> TrainingState:
         """Take member ``key`` out of the fused run (the others go on); returns its state."""
         group, row = self._find(key)
@@ -639,6 +649,58 @@ class FusedTrainer:
                 self._place(group.members)
             else:
                 seen[key] = group
+
+
+FusedEpochCallback = Callable[[Key, int, dict[str, float]], bool]
+
+
+@dataclass(eq=False)
+class FusedFitResult:
+    """One member's outcome of :func:`fit_fused`: its metrics per epoch run here, whether
+    ``on_epoch`` stopped it, and its final state (``None`` when it diverged, with ``error``, or
+    left the run from ``on_batch``)."""
+
+    history: list[dict[str, float]]
+    stopped_early: bool = False
+    state: TrainingState | None = None
+    error: TrainingDiverged | None = None
+
+
+def fit_fused(
+    data: Dataset,
+    trials: Mapping[Key, tuple[Mapping[str, Any], np.random.Generator]],
+    on_epoch: FusedEpochCallback | None = None,
+    *,
+    on_batch: FusedHook | None = None,
+    resume: Mapping[Key, TrainingState] | None = None,
+    pad: bool = False,
+) -> dict[Key, FusedFitResult]:
+    """:func:`worker.nn.training.fit` for several trials at once: each trial ``key`` ->
+    ``(hp, rng)`` trains to its own ``hp["epochs"]``, fused with the others, and gets the
+    history ``fit`` would give it alone. After each of its epochs ``on_epoch(key, epoch,
+    metrics)`` is called; ``False`` takes that member out (pruned, stopped). ``resume``: states
+    to continue from, by key. A member whose loss diverges leaves with its
+    :class:`TrainingDiverged` in ``error``; the others go on."""
+    fused = FusedTrainer(data, on_batch=on_batch, pad=pad)
+    for key, (hp, rng) in trials.items():
+        fused.add(key, hp, rng, state=(resume or {}).get(key))
+    results = {key: FusedFitResult(history=[]) for key in trials}
+    for key in fused.keys:
+        if fused.epochs_done(key) >= fused.config(key).epochs:
+            results[key].state = fused.remove(key)
+    while len(fused):
+        for key, metrics in fused.run_epoch().items():
+            result = results[key]
+            if isinstance(metrics, TrainingDiverged):
+                result.error = metrics
+                continue
+            result.history.append(metrics)
+            epoch = fused.epochs_done(key)
+            stop = on_epoch is not None and not on_epoch(key, epoch, dict(metrics))
+            if stop or epoch >= fused.config(key).epochs:
+                result.stopped_early = stop
+                result.state = fused.remove(key)
+    return results
 
 
 # When fusing pays (bench/bench_fused.py, one BLAS thread, one epoch with validation, three runs

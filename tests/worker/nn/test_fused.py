@@ -13,8 +13,8 @@ import pytest
 from caviar.trainer_params import parse_hyperparams
 from worker.datasets import Dataset, load_builtin
 from worker.nn import checkpoint
-from worker.nn.fused import FusedTrainer, choose_fusion, plan_fusion
-from worker.nn.training import Trainer, TrainingDiverged, TrainingState
+from worker.nn.fused import FusedTrainer, choose_fusion, fit_fused, plan_fusion
+from worker.nn.training import Trainer, TrainingDiverged, TrainingState, fit
 
 RTOL, ATOL = 1e-6, 1e-7
 EPOCHS = 3
@@ -250,6 +250,39 @@ def test_a_diverging_member_leaves_and_the_others_go_on(digits: Dataset) -> None
     history = [results[1], *fused_run(fused, epochs=EPOCHS - 1)[1]]
     want, trainer = alone_run(digits, hps[1], 1)
     assert_same_run(history, fused.state(1), want, trainer)  # type: ignore[arg-type]
+
+
+def test_fit_fused_gives_each_trial_the_history_fit_gives_it_alone(digits: Dataset) -> None:
+    hps = {
+        "short": {"hidden_units": 32, "optimizer": "adam", "epochs": 2},
+        "long": {"hidden_units": 32, "optimizer": "momentum", "epochs": 4},
+        "pruned": {"hidden_units": 32, "optimizer": "rmsprop", "epochs": 4},
+        "diverged": {"hidden_units": 32, "optimizer": "gd", "learning_rate": 1e30},
+    }
+    seeds = {key: seed for seed, key in enumerate(hps)}
+
+    def on_epoch(key: Any, epoch: int, metrics: dict[str, float]) -> bool:
+        return not (key == "pruned" and epoch == 2)
+
+    results = fit_fused(
+        digits, {key: (hp, np.random.default_rng(seeds[key])) for key, hp in hps.items()}, on_epoch
+    )
+    assert [len(results[key].history) for key in hps] == [2, 4, 2, 0]
+    assert results["pruned"].stopped_early and not results["long"].stopped_early
+    assert isinstance(results["diverged"].error, TrainingDiverged)
+    with pytest.raises(TrainingDiverged) as alone_error:
+        fit(digits, hps["diverged"], np.random.default_rng(seeds["diverged"]))
+    assert results["diverged"].error is not None
+    assert (results["diverged"].error.epoch, results["diverged"].error.step) == (
+        alone_error.value.epoch,
+        alone_error.value.step,
+    )
+    for key in ("short", "long", "pruned"):
+        epochs = len(results[key].history)
+        history, trainer = alone_run(digits, hps[key], seeds[key], epochs=epochs)
+        state = results[key].state
+        assert state is not None
+        assert_same_run(results[key].history, state, history, trainer)
 
 
 def test_choose_fusion_fuses_small_networks_only() -> None:
