@@ -122,6 +122,31 @@ def time_case(
     return fused_times, alone_times, groups
 
 
+def optimizer_step_times(data: Dataset, width: int, repeats: int) -> tuple[float, float]:
+    """Seconds of one optimizer step of 8 fused members: of mixed kinds grouped by kind (what
+    the fused trainer does), and of 8 adam members (the least a mask over all kinds computes:
+    every row pays adam's passes, plus the other kinds' and a select)."""
+
+    def group_of(kinds: list[str]) -> Any:
+        fused = FusedTrainer(data)
+        for seed, kind in enumerate(kinds):
+            fused.add(seed, {"hidden_units": width, "optimizer": kind}, np.random.default_rng(seed))
+        return fused.groups[0]
+
+    times = []
+    for kinds in (["adam", "rmsprop", "momentum", "gd"] * 2, ["adam"] * 8):
+        group = group_of(kinds)
+        grads = np.zeros_like(group.params)
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for _ in range(100):
+                group._optimizer_step(grads)
+            best = min(best, (time.perf_counter() - start) / 100)
+        times.append(best)
+    return times[0], times[1]
+
+
 def spread(times: list[float]) -> str:
     low, high = 1e3 * min(times), 1e3 * max(times)
     return f"{1e3 * statistics.median(times):8.1f} ms [{low:.1f}-{high:.1f}]"
@@ -161,6 +186,15 @@ def main() -> None:
                 f"{case.name:24} {k:3d} {groups:6d} {spread(fused):>26} {spread(alone):>26} "
                 f"{ratio:7.2f}x",
                 flush=True,
+            )
+
+    if not args.only:
+        print("optimizer step of 8 members (best of repeats):")
+        for width in (32, 128):
+            grouped, floor = optimizer_step_times(digits, width, args.repeats)
+            print(
+                f"  width {width}: grouped by kind {1e6 * grouped:.0f} us, "
+                f"all as adam (a mask's floor) {1e6 * floor:.0f} us"
             )
 
 
