@@ -535,12 +535,12 @@ class FusedTrainer:
         )
         return key if self.pad else (*key, member.hidden)
 
-    def _place(self, newcomers: list[_Member], exclude: Sequence[_Group] = ()) -> None:
+    def _place(self, newcomers: list[_Member]) -> None:
         """Put members into the group of their key (rebuilt, widened if needed) or a new one."""
         for member in newcomers:
             wanted = self._group_key(member)
             for group in self.groups:
-                if group not in exclude and self._group_key(group.members[0]) == wanted:
+                if self._group_key(group.members[0]) == wanted:
                     members = [*self._sync(group), member]
                     widths = tuple(max(ws) for ws in zip(*(m.hidden for m in members), strict=True))
                     self.groups[self.groups.index(group)] = _Group(self.data, members, widths)
