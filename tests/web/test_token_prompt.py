@@ -46,3 +46,28 @@ def test_the_dashboard_asks_for_a_token_and_sends_it(page: Page, tmp_path: Path)
             expect(page.get_by_test_id("study-row")).to_have_count(1)
             expect(prompt).to_have_count(0)
             page.evaluate("() => localStorage.clear()")
+
+
+def test_a_viewers_refused_action_says_why(page: Page, tmp_path: Path) -> None:
+    """A viewer who clicks Rename sees the api's 403 on the page, not only in the console."""
+    with backend("sqlite", tmp_path) as be:
+        tokens = make_tokens(be, ["admin", "viewer"])
+        with api_server(be) as url:
+            with Client(url, token=tokens["admin"]) as admin:
+                sid = admin.create_study(
+                    {
+                        "name": "read only here",
+                        "objective": {"kind": "external"},
+                        "space": {"x": {"type": "float", "low": 0, "high": 1}},
+                        "max_trials": 3,
+                    }
+                ).id
+            page.goto(url + "/")
+            page.get_by_test_id("token-input").fill(tokens["viewer"])
+            page.get_by_test_id("token-save").click()
+            page.goto(f"{url}/#/studies/{sid}")
+            page.once("dialog", lambda d: d.accept("a new name"))
+            page.get_by_test_id("rename-study").click()
+            error = page.get_by_test_id("study-action-error")
+            expect(error).to_contain_text("admin")
+            expect(page.get_by_test_id("study-name")).to_have_text("read only here")

@@ -30,6 +30,14 @@ async function call(method, path, body) {
   return data;
 }
 
+// One line for a failed call, as a person reads it: every 422 field with its message, or the
+// api's own sentence (a 403 names the role it needs, a 409 the state in the way).
+export function errorText(e) {
+  if (Array.isArray(e.detail)) return e.detail.map((d) => `${d.field}: ${d.msg}`).join("; ");
+  if (e.detail && typeof e.detail === "object") return `${e.detail.field ? `${e.detail.field}: ` : ""}${e.detail.detail ?? ""}`;
+  return e.message;
+}
+
 export const get = (path) => call("GET", path);
 export const post = (path, body) => call("POST", path, body);
 export const patch = (path, body) => call("PATCH", path, body);

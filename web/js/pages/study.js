@@ -1,7 +1,7 @@
 // The study page's controller: loads the study, owns its state (study, regions, axes, data),
 // and polls updates past its cursor every second while the study runs, fetching only what is
 // new. The views live in ./study/ (layout, head, regions, notes, distinct) and ../plots/.
-import { del, get, patch, post, query } from "../api.js";
+import { del, errorText, get, patch, post, query } from "../api.js";
 import { h } from "../dom.js";
 import { plotly } from "../plotly.js";
 import * as curvesPlot from "../plots/curves.js";
@@ -59,7 +59,19 @@ export function mount(root, idText) {
   const names = () => Object.keys(axes);
   const order = () => byImportance(names(), data.importance);
   const stages = () => regions.map((x) => x.stage).filter((v, i, a) => a.indexOf(v) === i);
-  const head = () => renderHead(el, study, regions, { cancel, rename, remove });
+  // A failed action (a viewer's rename: 403; a cancel of a completed study: 409) says why.
+  let actionError = "";
+  const act = (fn) => async () => {
+    actionError = "";
+    try {
+      await fn();
+    } catch (e) {
+      actionError = errorText(e);
+      head();
+    }
+  };
+  const actions = { cancel: act(cancel), rename: act(rename), remove: act(remove) };
+  const head = () => renderHead(el, study, regions, actions, actionError);
 
   async function cancel() {
     if (!confirm(`Cancel study ${study.name}? Unfinished trials become cancelled.`)) return;

@@ -1,7 +1,7 @@
 // Re-tests: the study page's panel (timeline, rounds, schedule, "Re-test now") and the
 // studies page's stale badge and next-re-test cell. The panel polls on its own, so rounds
 // appear as they finish even on a completed study.
-import { get, patch, post } from "../api.js";
+import { errorText, get, patch, post } from "../api.js";
 import { h, num, when } from "../dom.js";
 
 const POLL_MS = 1000;
@@ -24,12 +24,6 @@ function countdown(iso) {
 export function nextRetestCell(study) {
   if (!study.next_retest_at) return h("span", { class: "muted", "data-testid": "next-retest" }, study.retest ? "on demand" : "—");
   return h("span", { "data-testid": "next-retest", title: when(study.next_retest_at) }, countdown(study.next_retest_at));
-}
-
-function errorText(e) {
-  if (Array.isArray(e.detail)) return e.detail.map((d) => `${d.field}: ${d.msg}`).join("; ");
-  if (e.detail && typeof e.detail === "object") return `${e.detail.field ? `${e.detail.field}: ` : ""}${e.detail.detail ?? ""}`;
-  return e.message;
 }
 
 const SVG = "http://www.w3.org/2000/svg";

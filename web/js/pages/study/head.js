@@ -21,8 +21,9 @@ function warmStart(w) {
   ];
 }
 
-// Draws the summary of `study` into el.head; actions: {cancel, rename, remove}.
-export function renderHead(el, study, regions, actions) {
+// Draws the summary of `study` into el.head; actions: {cancel, rename, remove}; `error`: why
+// the last action failed, shown under the buttons.
+export function renderHead(el, study, regions, actions, error = "") {
   const s = study;
   const c = s.counts;
   const finished = c.completed + c.pruned + c.failed + c.cancelled;
@@ -45,6 +46,7 @@ export function renderHead(el, study, regions, actions) {
           : h("button", { class: "danger", "data-testid": "delete-study", onclick: actions.remove }, "Delete study"),
       ),
     ),
+    h("p", { class: "error", "data-testid": "study-action-error", role: "alert" }, error),
     h(
       "dl",
       { class: "facts" },
