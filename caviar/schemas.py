@@ -139,6 +139,11 @@ class StudyPublic(BaseModel):
     counts: dict[TrialState, int] = Field(
         description="the search's trials by state (re-test rounds' trials are in the rounds)"
     )
+    forks: dict[TrialState, int] = Field(
+        default_factory=dict,
+        description="the forks among ``counts``, by state: a person's trials, outside "
+        "max_trials, so the study's progress leaves them out",
+    )
     created_at: datetime
     retest: RetestConfig | None = None
     next_retest_at: datetime | None = None

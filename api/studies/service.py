@@ -134,6 +134,19 @@ def search_counts(session: Session, study_id: int) -> dict[str, int]:
     return counts
 
 
+def fork_counts(session: Session, study: Study) -> dict[str, int]:
+    """The study's forks by state (none read when it never had one)."""
+    if not study.fork_count:
+        return {}
+    return dict(
+        session.execute(  # type: ignore[arg-type]
+            select(Trial.state, func.count())
+            .where(Trial.study_id == study.id, Trial.parent_id.is_not(None))
+            .group_by(Trial.state)
+        ).all()
+    )
+
+
 def public(session: Session, study: Study) -> StudyPublic:
     counts = search_counts(session, study.id)
     region = region_service.current_region(session, study.id)
@@ -147,6 +160,7 @@ def public(session: Session, study: Study) -> StudyPublic:
         stage=region.stage if region else 0,
         region_id=region.id if region else None,
         counts=counts,  # type: ignore[arg-type]
+        forks=fork_counts(session, study),  # type: ignore[arg-type]
         created_at=study.created_at,
         **retest_fields(study),
     )

@@ -44,3 +44,16 @@ export function objectiveLabel(objective) {
   if (objective.kind === "train") return `train ${objective.dataset} (${objective.metric})`;
   return "external";
 }
+
+// A study's finished search trials: what its progress counts against max_trials. A person's
+// forks are outside max_trials (the api counts them apart in `forks`).
+export function finishedSearch(study) {
+  const done = (c) => (c.completed || 0) + (c.pruned || 0) + (c.failed || 0) + (c.cancelled || 0);
+  return done(study.counts) - done(study.forks || {});
+}
+
+// "· 2 forks" when a study has forks, else "".
+export function forksText(study) {
+  const n = Object.values(study.forks || {}).reduce((a, b) => a + b, 0);
+  return n ? ` · ${n} fork${n === 1 ? "" : "s"}` : "";
+}

@@ -1,19 +1,19 @@
 // The studies page: every study, its progress and best value; refreshed every 2 s.
 import { get, query } from "../api.js";
-import { h, num, objectiveLabel, when } from "../dom.js";
+import { finishedSearch, forksText, h, num, objectiveLabel, when } from "../dom.js";
 import { nextRetestCell, staleBadge } from "../views/retests.js";
 
 const PAGE = 50;
 
 function progress(s) {
   const c = s.counts;
-  const finished = c.completed + c.pruned + c.failed + c.cancelled;
+  const finished = finishedSearch(s);
   const pct = Math.min(100, (100 * finished) / s.config.max_trials);
   return h(
     "div",
     { class: "progress", "data-testid": "study-progress" },
     h("div", { class: "bar" }, h("span", { style: `width:${pct}%` })),
-    h("span", {}, `${finished} / ${s.config.max_trials}`),
+    h("span", {}, `${finished} / ${s.config.max_trials}${forksText(s)}`),
     c.running ? h("span", { class: "muted" }, ` · ${c.running} running`) : null,
     c.queued ? h("span", { class: "muted" }, ` · ${c.queued} queued`) : null,
   );

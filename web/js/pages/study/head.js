@@ -1,5 +1,5 @@
 // The study page's summary card: name, status, progress, best, and the study's actions.
-import { h, num, objectiveLabel, when } from "../../dom.js";
+import { finishedSearch, forksText, h, num, objectiveLabel, when } from "../../dom.js";
 import { staleBadge } from "../../views/retests.js";
 
 export function strategyText(st) {
@@ -26,7 +26,7 @@ function warmStart(w) {
 export function renderHead(el, study, regions, actions, error = "") {
   const s = study;
   const c = s.counts;
-  const finished = c.completed + c.pruned + c.failed + c.cancelled;
+  const finished = finishedSearch(s);
   const pct = Math.min(100, (100 * finished) / s.config.max_trials);
   const best = s.best;
   el.head.replaceChildren(
@@ -63,7 +63,7 @@ export function renderHead(el, study, regions, actions, error = "") {
         { "data-testid": "study-progress" },
         h("div", { class: "bar" }, h("span", { style: `width:${pct}%` })),
         h("span", { "data-testid": "finished-count" }, `${finished}`),
-        ` / ${s.config.max_trials} finished · ${c.running} running · ${c.queued} queued · ${c.completed} completed · ${c.pruned} pruned · ${c.failed} failed`,
+        ` / ${s.config.max_trials} finished${forksText(s)} · ${c.running} running · ${c.queued} queued · ${c.completed} completed · ${c.pruned} pruned · ${c.failed} failed`,
       ),
       h("dt", {}, "stage"),
       h("dd", { "data-testid": "study-stage" }, `${s.stage} (${regions.length} region${regions.length === 1 ? "" : "s"})`),
