@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from caviar.bounds import Name
+from caviar.bounds import Name, NotBool
 
 RoundTrigger = Literal["schedule", "new_data", "manual"]
 RoundState = Literal["running", "finished"]
@@ -45,9 +45,9 @@ class RetestConfig(BaseModel):
         default=None, max_length=32, pattern=_DURATION.pattern, examples=["7d", "6h", "45s"]
     )
     on_new_data: bool = False
-    top_k: int = Field(default=3, ge=1, le=20)
-    repeats: int = Field(default=3, ge=1, le=10)
-    explore: int = Field(default=2, ge=0, le=20)
+    top_k: Annotated[int, NotBool] = Field(default=3, ge=1, le=20)
+    repeats: Annotated[int, NotBool] = Field(default=3, ge=1, le=10)
+    explore: Annotated[int, NotBool] = Field(default=2, ge=0, le=20)
 
     @field_validator("every")
     @classmethod
@@ -66,8 +66,8 @@ class WarmStart(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    study_id: int = Field(ge=1, le=2**31 - 1)
-    top_k: int = Field(default=5, ge=1, le=100)
+    study_id: Annotated[int, NotBool] = Field(ge=1, le=2**31 - 1)
+    top_k: Annotated[int, NotBool] = Field(default=5, ge=1, le=100)
 
 
 class WarmStartReport(BaseModel):

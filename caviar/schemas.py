@@ -24,6 +24,7 @@ from caviar.bounds import (
     Key,
     MetricName,
     Name,
+    NotBool,
     Step,
     keys_by_pattern,
 )
@@ -51,12 +52,12 @@ class FunctionObjective(_In):
 class TrainObjective(_In):
     kind: Literal["train"]
     dataset: DatasetRef
-    epochs: int = Field(default=20, ge=1, le=10_000)
+    epochs: Annotated[int, NotBool] = Field(default=20, ge=1, le=10_000)
     metric: Metric = "val_loss"
     fixed: dict[Key, Choice] = Field(
         default_factory=dict, max_length=MAX_FIXED, json_schema_extra=keys_by_pattern
     )
-    checkpoint_every: int = Field(
+    checkpoint_every: Annotated[int, NotBool] = Field(
         default=5,
         ge=0,
         le=10_000,
@@ -81,16 +82,16 @@ class StudyCreate(_In):
     space: Space
     strategy: Strategy = Field(default_factory=RandomStrategy)
     pruner: Pruner = Field(default_factory=NoPruner)
-    max_trials: int = Field(default=100, ge=1, le=1_000_000)
-    parallelism: int = Field(
+    max_trials: Annotated[int, NotBool] = Field(default=100, ge=1, le=1_000_000)
+    parallelism: Annotated[int, NotBool] = Field(
         default=4,
         ge=1,
         le=MAX_TRIALS_PER_REQUEST,
         description="Trials in flight at once (at most 256: one request never creates more).",
     )
     # At most 2**53: exact as a JSON number in every client (JavaScript's included).
-    seed: int | None = Field(default=None, ge=0, le=MAX_ABS_INT)
-    max_attempts: int = Field(default=3, ge=1, le=100)
+    seed: Annotated[int | None, NotBool] = Field(default=None, ge=0, le=MAX_ABS_INT)
+    max_attempts: Annotated[int, NotBool] = Field(default=3, ge=1, le=100)
     heartbeat_grace: float | None = Field(
         default=None,
         gt=0,
@@ -211,7 +212,7 @@ class AskAnswer(TrialsPublic):
 
 
 class AskRequest(_In):
-    count: int = Field(default=1, ge=1, le=MAX_TRIALS_PER_REQUEST)
+    count: Annotated[int, NotBool] = Field(default=1, ge=1, le=MAX_TRIALS_PER_REQUEST)
 
 
 WorkerName = Annotated[

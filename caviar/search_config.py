@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from caviar.bounds import DB_INT_MAX
+from caviar.bounds import DB_INT_MAX, NotBool
 
 
 def _name_required(schema: dict[str, Any]) -> None:
@@ -30,7 +30,7 @@ class GridStrategy(_Options):
     """A grid, offered only to show how much worse it does than random search."""
 
     name: Literal["grid"]
-    points_per_param: int = Field(default=5, ge=2, le=1000)
+    points_per_param: Annotated[int, NotBool] = Field(default=5, ge=2, le=1000)
 
 
 class CoarseToFineStrategy(_Options):
@@ -40,7 +40,7 @@ class CoarseToFineStrategy(_Options):
     """
 
     name: Literal["coarse_to_fine"]
-    stage_trials: int = Field(
+    stage_trials: Annotated[int, NotBool] = Field(
         default=16,
         ge=2,
         le=100_000,
@@ -76,7 +76,7 @@ class CoarseToFineStrategy(_Options):
         description="How points are drawn inside a region: a Gaussian process with expected "
         "improvement (gp), a Sobol sequence, or uniformly at random.",
     )
-    restart_after: int = Field(
+    restart_after: Annotated[int, NotBool] = Field(
         default=0,
         ge=0,
         le=1000,
@@ -99,17 +99,17 @@ class MedianPruner(_Options):
     """Stop a trial whose value at a step is worse than the median of others at that step."""
 
     name: Literal["median"]
-    warmup_steps: int = Field(default=2, ge=0, le=DB_INT_MAX)
-    min_trials: int = Field(default=4, ge=1, le=1_000_000)
+    warmup_steps: Annotated[int, NotBool] = Field(default=2, ge=0, le=DB_INT_MAX)
+    min_trials: Annotated[int, NotBool] = Field(default=4, ge=1, le=1_000_000)
 
 
 class AshaPruner(_Options):
     """Asynchronous successive halving: at rungs min_resource·η^k keep the best 1/η."""
 
     name: Literal["asha"]
-    min_resource: int = Field(default=1, ge=1, le=DB_INT_MAX)
-    reduction_factor: int = Field(default=3, ge=2, le=1000)
-    bootstrap_count: int = Field(default=0, ge=0, le=1_000_000)
+    min_resource: Annotated[int, NotBool] = Field(default=1, ge=1, le=DB_INT_MAX)
+    reduction_factor: Annotated[int, NotBool] = Field(default=3, ge=2, le=1000)
+    bootstrap_count: Annotated[int, NotBool] = Field(default=0, ge=0, le=1_000_000)
 
 
 Pruner = Annotated[NoPruner | MedianPruner | AshaPruner, Field(discriminator="name")]

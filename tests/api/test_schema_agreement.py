@@ -58,3 +58,13 @@ def test_a_post_only_path_allows_post(api_url: str) -> None:
         assert r.status_code == 405 and r.headers["allow"] == "POST", (method, r.headers)
     r = httpx.request("PUT", f"{api_url}/api/studies")
     assert r.status_code == 405 and r.headers["allow"] == "GET, POST"
+
+
+def test_a_boolean_is_not_a_count_nor_a_study_setting(api_url: str) -> None:
+    """JSON's true is not the integer 1: the schema says integer, and so does the server."""
+    sid = _study(api_url).json()["id"]
+    r = httpx.post(f"{api_url}/api/studies/{sid}/ask", json={"count": True})
+    assert r.status_code == 422 and [e["field"] for e in r.json()["detail"]] == ["count"]
+    r = _study(api_url, max_trials=True, seed=False)
+    assert r.status_code == 422
+    assert sorted(e["field"] for e in r.json()["detail"]) == ["max_trials", "seed"]
