@@ -109,6 +109,21 @@ def problems(
     return []
 
 
+def _lenient_objective(raw: Any) -> Any:
+    """The objective, its fields that fail the schema left at their defaults (their own 422
+    names them), so the checks beyond the schema still see the rest; None if even that fails."""
+    try:
+        return _objective.validate_python(raw)
+    except ValidationError as exc:
+        if not isinstance(raw, dict):
+            return None
+        bad = {str(e["loc"][1]) for e in exc.errors() if len(e["loc"]) > 1}
+        try:
+            return _objective.validate_python({k: v for k, v in raw.items() if k not in bad})
+        except ValidationError:
+            return None
+
+
 def raw_problems(body: Any) -> list[Problem]:
     """The same checks on the parts of a raw body that pass the schema on their own."""
     if not isinstance(body, dict):
@@ -121,9 +136,8 @@ def raw_problems(body: Any) -> list[Problem]:
             space[name] = _param.validate_python(raw)
         except ValidationError:
             whole = False
-    try:
-        objective = _objective.validate_python(body.get("objective"))
-    except ValidationError:
+    objective = _lenient_objective(body.get("objective"))
+    if objective is None:
         return []
     direction = body.get("direction", "minimize")
     return problems(

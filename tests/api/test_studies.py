@@ -325,3 +325,16 @@ def test_delete_waits_for_a_completed_study_s_retest_round(client: Client) -> No
             client.tell(t.id, t.attempt, "completed", 1.0)
     client.delete_study(sid)
     assert all(s.id != sid for s in client.studies().data)
+
+
+def test_a_bad_metric_does_not_hide_the_unknown_hyperparameter(api_url: str) -> None:
+    """The objective's own schema error (a metric that does not exist) and the space's rule
+    problem (a name the trainer does not know) come back in one 422."""
+    body = train_body(
+        {"lr": {"type": "float", "low": 1e-4, "high": 1, "scale": "log"}},
+        direction="minimize",
+    )
+    body["objective"]["metric"] = "val_acc"
+    found = all_problems(api_url, body)
+    assert set(found) == {"objective.metric", "space.lr"}
+    assert "unknown trainer hyperparameter 'lr'" in found["space.lr"]
