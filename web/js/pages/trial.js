@@ -81,6 +81,7 @@ export function mount(root, idText) {
     );
     el.details.replaceChildren(h("h2", {}, "Hyperparameters"), paramsTable(t.params), h("h2", {}, "Reports"), h("div", {}, reportsTable(reports)));
     life.update(t.state);
+    lr.update(t.state);
     const current = last ? last.metrics.learning_rate : t.params.learning_rate;
     if (current !== undefined) lr.set(current);
     fork.fill(t.params);

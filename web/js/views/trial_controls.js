@@ -29,6 +29,12 @@ export function learningRateControl(initial, onApply) {
   return {
     el: h("div", { class: "controls-row" }, h("label", {}, "learning rate ", field), slider, note, apply),
     note: () => note.value || null,
+    // A finished trial takes no command: its learning rate can no longer be set.
+    update(state) {
+      const finished = !["queued", "running", "paused"].includes(state);
+      for (const input of [field, slider, apply]) input.disabled = finished;
+      apply.title = finished ? `the trial is ${state}: fork it to try another learning rate` : "";
+    },
     set(value) {
       if (document.activeElement === field || document.activeElement === slider) return;
       field.value = String(value);
