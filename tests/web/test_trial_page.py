@@ -86,6 +86,10 @@ def test_steer_a_training_trial_from_its_page(page: Page, live: Live) -> None:
     expect(page.get_by_test_id("command-row")).to_have_count(4)
     # The set made it a person's experiment, which the page says.
     expect(page.get_by_test_id("trial-steered")).to_contain_text("does not learn from it")
+    # The Reports heading keeps its distance from the hyperparameters table above it.
+    table = page.get_by_test_id("trial-params").bounding_box()
+    heading = page.get_by_role("heading", name="Reports").bounding_box()
+    assert table and heading and heading["y"] >= table["y"] + table["height"] + 12
     # A finished trial takes no command: its learning rate can no longer be set.
     expect(page.get_by_test_id("lr-apply")).to_be_disabled()
     expect(page.get_by_test_id("lr-input")).to_be_disabled()
