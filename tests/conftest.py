@@ -1,4 +1,4 @@
-"""Shared fixtures: each backend (SQLite + SQL broker, PostgreSQL + Redis) and a real api on it."""
+"""Shared fixtures: each backend (SQLite + SQL broker, PostgreSQL + Redis) and an api on it."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 from caviar.client import Client  # noqa: E402
-from tests.services import Backend, api_server, backend  # noqa: E402
+from tests.services import Backend, api_in_thread, backend  # noqa: E402
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
@@ -33,7 +33,10 @@ def be(
 
 @pytest.fixture(scope="module")
 def api_url(be: Backend) -> Iterator[str]:
-    with api_server(be, CAVIAR_RECONCILE_INTERVAL="0.3") as url:
+    """The module's api: its app served in a thread of the test process, on a fresh migrated
+    database. Where a process boundary is under test (workers, faults, the browser), the
+    package's conftest serves ``python -m api`` instead."""
+    with api_in_thread(be, CAVIAR_RECONCILE_INTERVAL="0.3") as url:
         yield url
 
 

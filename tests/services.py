@@ -6,6 +6,7 @@ PostgreSQL and Redis tests skip with a reason when the servers are absent, excep
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -13,6 +14,8 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -44,8 +47,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def postgres_database() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database; dropped afterwards. Yields a SQLAlchemy URL."""
+def postgres_database(*, migrated: bool = False) -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards. Yields a SQLAlchemy URL.
+
+    Empty, or with ``migrated`` a copy of a database already at ``alembic upgrade head``
+    (``CREATE DATABASE … TEMPLATE``, made once per test session): an api started on it finds
+    nothing to migrate."""
     import psycopg
 
     name = f"caviar_test_{uuid.uuid4().hex[:10]}"
@@ -54,13 +61,59 @@ def postgres_database() -> Iterator[str]:
     except psycopg.OperationalError as exc:
         unavailable("PostgreSQL", str(exc).strip().splitlines()[0])
     with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+        template = f' TEMPLATE "{_postgres_template()}"' if migrated else ""
+        admin.execute(f'CREATE DATABASE "{name}"{template}')
     try:
-        yield f"{base}/{name}"
+        yield _postgres_url(name)
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _postgres_url(name: str) -> str:
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    return f"{base}/{name}"
+
+
+_templates: dict[str, str] = {}
+
+
+def _postgres_template() -> str:
+    """The session's migrated PostgreSQL template database (made at first use, dropped at exit)."""
+    if "postgres" not in _templates:
+        import psycopg
+
+        from api.db.migrate import upgrade
+
+        name = f"caviar_template_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        atexit.register(_drop_postgres, name)
+        upgrade(_postgres_url(name))  # disposes its engines: the template has no sessions left
+        _templates["postgres"] = name
+    return _templates["postgres"]
+
+
+def _drop_postgres(name: str) -> None:
+    import psycopg
+
+    with (
+        contextlib.suppress(psycopg.Error),
+        psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin,
+    ):
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _sqlite_template() -> Path:
+    """The session's migrated SQLite file (made at first use, removed at exit)."""
+    if "sqlite" not in _templates:
+        from api.db.migrate import upgrade
+
+        directory = Path(tempfile.mkdtemp(prefix="caviar-template-"))
+        atexit.register(shutil.rmtree, directory, True)
+        upgrade(f"sqlite:///{directory / 'caviar.db'}")
+        _templates["sqlite"] = str(directory / "caviar.db")
+    return Path(_templates["sqlite"])
 
 
 def redis_url() -> str:
@@ -113,6 +166,7 @@ class Backend:
 def backend(kind: str, tmp: Path) -> Iterator[Backend]:
     queue = f"caviar.test.{uuid.uuid4().hex[:8]}"
     if kind == "sqlite":
+        shutil.copyfile(_sqlite_template(), tmp / "caviar.db")
         yield Backend(
             "sqlite",
             f"sqlite:///{tmp / 'caviar.db'}",
@@ -122,7 +176,7 @@ def backend(kind: str, tmp: Path) -> Iterator[Backend]:
         )
         return
     broker = redis_url()
-    with postgres_database() as url:
+    with postgres_database(migrated=True) as url:
         yield Backend("postgres", url, broker, tmp, queue)
 
 
@@ -205,6 +259,45 @@ def api_server(be: Backend, **env: str) -> Iterator[str]:
         api.stop()
 
 
+@contextmanager
+def api_in_thread(be: Backend, **env: str) -> Iterator[str]:
+    """The api's app served by uvicorn in a thread of the test process, on a free loopback
+    port: the same app, middleware and HTTP path as ``python -m api``, without a process to
+    start. For the REST-contract tests, where no process boundary is under test; tests that
+    kill, restart or read the output of an api use :func:`api_server`. Yields its URL."""
+    import uvicorn
+
+    from api.db.migrate import upgrade
+    from api.main import create_app
+    from caviar.settings import Settings
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    values = be.env(CAVIAR_API_URL=url, **env)
+    settings = Settings(
+        **{
+            k.removeprefix("CAVIAR_").lower(): v
+            for k, v in values.items()
+            if k.startswith("CAVIAR_")
+        }
+    )
+    upgrade(settings.resolved_database_url)
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=f"api-{port}", daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started or not thread.is_alive(), 60, "the api to start")
+        if not server.started:
+            raise RuntimeError("the api did not start (see the captured log)")
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
 class RedisServer:
     """A Redis of its own on a free port, without persistence: a restart comes back empty."""
 
@@ -251,7 +344,7 @@ def fleet_backend(tmp: Path) -> Iterator[tuple[Backend, RedisServer]]:
     server = RedisServer(tmp)
     server.start()
     try:
-        with postgres_database() as url:
+        with postgres_database(migrated=True) as url:
             queue = f"caviar.fleet.{uuid.uuid4().hex[:8]}"
             yield Backend("fleet", url, server.url, tmp, queue), server
     finally:

@@ -7,7 +7,10 @@ the duplicate). Time limits sit below the broker's visibility timeout.
 
 from __future__ import annotations
 
+import signal
+
 from celery import Celery
+from celery.signals import worker_process_init
 from kombu import Queue
 
 from caviar.broker import celery_broker_conf
@@ -40,3 +43,12 @@ app.conf.update(
 if app.conf.broker_transport == "caviar.broker:SQLTransport":
     # The same broker, consumed with short waits, so that a worker stops at once when told.
     app.conf.broker_transport = "worker.transport:SQLTransport"
+
+
+@worker_process_init.connect
+def _leave_quit_to_the_main_process(**_: object) -> None:
+    """A pool process ignores SIGQUIT, as Celery has it ignore SIGINT. Ctrl+\\ in a terminal
+    (or a signal sent to the whole process group) reaches every process at once; a pool process
+    that died of it while holding the pool's queue lock left the main process waiting for that
+    lock at exit, forever. The main process's cold shutdown stops its pool itself."""
+    signal.signal(signal.SIGQUIT, signal.SIG_IGN)

@@ -4,18 +4,21 @@ its shutdown flags only between two waits for messages, so each wait must be sho
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 from kombu import Connection, Queue
 
-from tests.services import Backend, api_server, backend, worker_process
+from caviar.client import Client
+from tests.services import Backend, api_server, backend, wait_for, worker_process
 
 
 @pytest.fixture
@@ -58,3 +61,33 @@ def test_an_idle_worker_stops_within_seconds(sqlite_api: tuple[Backend, str]) ->
         took = time.monotonic() - started
     assert w.proc.returncode == 0, w.output()[-2000:]
     assert took < 3.5, f"the worker took {took:.1f} s to stop:\n{w.output()[-2000:]}"
+
+
+def test_ctrl_backslash_to_the_whole_group_stops_a_worker_that_has_worked(
+    sqlite_api: tuple[Backend, str],
+) -> None:
+    """Ctrl+\\ in a terminal sends SIGQUIT to every process of the group, the pool's included.
+    A pool process that died of it holding the pool's queue lock left the main process waiting
+    for that lock at exit (about one stop in three hung, until killed)."""
+    be, url = sqlite_api
+    body = {
+        "name": "quick",
+        "objective": {"kind": "function", "name": "quadratic"},
+        "space": {"w": {"type": "float", "low": -10, "high": 20}},
+        "max_trials": 12,
+        "parallelism": 4,
+    }
+    for round_ in range(4):
+        with worker_process(be, url, concurrency=2) as w, Client(url) as c:
+            study = c.create_study({**body, "name": f"quick-{round_}"})
+            wait_for(partial(_completed, c, study.id), 60, "the study", log=w)
+            time.sleep(0.5)
+            os.killpg(w.proc.pid, signal.SIGQUIT)
+            try:
+                w.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"round {round_}: the worker hung after Ctrl+\\:\n{w.output()[-2000:]}")
+
+
+def _completed(c: Client, study_id: int) -> bool:
+    return c.study(study_id).status == "completed"
