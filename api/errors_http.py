@@ -54,11 +54,14 @@ _PREFIXES = ("Value error, ", "Assertion failed, ")
 # Checks beyond the schema, run on the raw body of a request that failed the schema, so that
 # one 422 names every problem: (method, path) → (read session, raw body) → [(loc, message)].
 BodyCheck = Callable[[Session, Any], list[tuple[tuple[str | int, ...], str]]]
-BODY_CHECKS: dict[tuple[str, str], BodyCheck] = {
-    ("POST", "/api/studies"): lambda session, body: (
-        study_checks.raw_problems(body) + stored_checks.raw_problems(session, body)
-    )
-}
+
+
+def _new_study(session: Session, body: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    """A new study's rules, and what it names that the database lacks (dataset, warm start)."""
+    return study_checks.raw_problems(body) + stored_checks.raw_problems(session, body)
+
+
+BODY_CHECKS: dict[tuple[str, str], BodyCheck] = {("POST", "/api/studies"): _new_study}
 
 
 def _error(loc: Sequence[Any], msg: str, type_: str) -> dict[str, Any]:
