@@ -8,11 +8,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import Conflict, FieldError, FieldErrors, NotFound, TooLarge
 from api.route_templates import api_routes
 from api.studies import checks as study_checks
+from api.studies import stored_checks
 
 _UNION_TAGS = {
     "float",
@@ -49,9 +52,16 @@ def field_path(loc: Sequence[Any]) -> str:
 _PREFIXES = ("Value error, ", "Assertion failed, ")
 
 # Checks beyond the schema, run on the raw body of a request that failed the schema, so that
-# one 422 names every problem: (method, path) → raw body → [(loc in body, message)].
-BodyChecks = dict[tuple[str, str], Callable[[Any], list[tuple[tuple[str | int, ...], str]]]]
-BODY_CHECKS: BodyChecks = {("POST", "/api/studies"): study_checks.raw_problems}
+# one 422 names every problem: (method, path) → (read session, raw body) → [(loc, message)].
+BodyCheck = Callable[[Session, Any], list[tuple[tuple[str | int, ...], str]]]
+
+
+def _new_study(session: Session, body: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    """A new study's rules, and what it names that the database lacks (dataset, warm start)."""
+    return study_checks.raw_problems(body) + stored_checks.raw_problems(session, body)
+
+
+BODY_CHECKS: dict[tuple[str, str], BodyCheck] = {("POST", "/api/studies"): _new_study}
 
 
 def _error(loc: Sequence[Any], msg: str, type_: str) -> dict[str, Any]:
@@ -60,11 +70,17 @@ def _error(loc: Sequence[Any], msg: str, type_: str) -> dict[str, Any]:
     return {"loc": list(loc), "field": field_path(loc), "msg": msg, "type": type_}
 
 
-def _beyond_schema(request: Request, body: Any, known: set[str]) -> list[dict[str, Any]]:
+def _run_check(request: Request, check: BodyCheck, body: Any) -> list[Any]:
+    with request.app.state.db.read_session() as session:
+        return check(session, body)
+
+
+async def _beyond_schema(request: Request, body: Any, known: set[str]) -> list[dict[str, Any]]:
     check = BODY_CHECKS.get((request.method, request.url.path.rstrip("/")))
     if check is None:
         return []
-    more = [_error(("body", *loc), msg, "value_error") for loc, msg in check(body)]
+    found = await run_in_threadpool(_run_check, request, check, body)
+    more = [_error(("body", *loc), msg, "value_error") for loc, msg in found]
     return [e for e in more if e["field"] not in known]
 
 
@@ -77,7 +93,7 @@ def install(app: FastAPI) -> None:
             )
             for e in exc.errors()
         ]
-        errors += _beyond_schema(request, exc.body, {e["field"] for e in errors})
+        errors += await _beyond_schema(request, exc.body, {e["field"] for e in errors})
         return JSONResponse(status_code=422, content={"detail": errors})
 
     @app.exception_handler(FieldError)

@@ -1,5 +1,5 @@
-"""The ``caviar`` command: run the service (``up``, ``api``, ``worker``), and talk to a
-running api (``study ...``, ``dataset ...``).
+"""The ``caviar`` command: run the service (``up``, ``api``, ``worker``, ``flower``), and talk
+to a running api (``study ...``, ``dataset ...``).
 
 Adding a command group: write it in its own module (``caviar/cli_<topic>.py``) as a
 ``click.Group``, decorate the group (and any command that talks to the api) with
@@ -28,6 +28,7 @@ import click
 from caviar import cli_retest
 from caviar.cli_common import api_option, api_url
 from caviar.cli_dataset import dataset
+from caviar.cli_flower import flower
 from caviar.cli_study import study
 from caviar.cli_token import token
 from caviar.cli_trial import trial
@@ -186,6 +187,7 @@ main.add_command(dataset)
 main.add_command(token)
 cli_retest.register(study)
 main.add_command(trial)
+main.add_command(flower)
 
 
 if __name__ == "__main__":

@@ -15,13 +15,22 @@ class TrialRef(BaseModel):
 
 
 class WorkerPublic(BaseModel):
-    """One worker process, as trials name it when it claims them (``name@host:pid``)."""
+    """One worker process, as trials name it when it claims them (``name@host:pid``); online
+    ones are listed first."""
 
     worker: str
     host: str | None
     current_trial: TrialRef | None
     last_heard: datetime | None
     finished: int = Field(description="Trials finished (completed, pruned, failed) by it")
+    online: bool = Field(
+        description="Heard of within its window; a worker is heard of only through the "
+        "trials it runs, so one idle for longer shows offline until it takes its next trial"
+    )
+    window: float = Field(
+        description="Seconds of silence after which it is offline: the longest heartbeat "
+        "grace among the studies it worked for"
+    )
 
 
 class TrialEventPublic(BaseModel):

@@ -33,7 +33,8 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
     # Task events (received, started, succeeded, failed) go to the broker, so Flower shows the
-    # fleet: `celery -A worker.celery_app flower` with the same CAVIAR_BROKER_URL.
+    # fleet: `caviar flower` with the same CAVIAR_BROKER_URL (Redis or RabbitMQ: the SQL
+    # broker carries no events).
     worker_send_task_events=True,
     # Celery 6 changes this default to True. A running trial is fenced by its claim and its
     # heartbeats, not by its broker message: it keeps training through a broker blip and

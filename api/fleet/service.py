@@ -3,20 +3,14 @@ resends (from ``trial_events``), and the broker's queue depth."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.db.clock import db_now
 from api.db.models import Trial, TrialEvent
+from api.fleet import liveness
 from caviar.fleet_schemas import TrialEventPublic, TrialRef, WorkerPublic
 
-# A worker silent for longer than this leaves the page (and /metrics); pool processes come
-# and go, each with its own pid.
-WORKER_WINDOW = timedelta(hours=24)
 REQUEUE_KINDS = ("requeued", "failed", "resent")
-FINISHED_BY_WORKER = ("completed", "pruned", "failed")  # cancelled is a person's doing
 
 
 def host_of(worker: str) -> str | None:
@@ -27,17 +21,9 @@ def host_of(worker: str) -> str | None:
 
 
 def workers(session: Session, limit: int = 200) -> list[WorkerPublic]:
-    """Workers heard of within ``WORKER_WINDOW``, most recently heard first."""
-    heard = func.max(func.coalesce(Trial.finished_at, Trial.heartbeat_at, Trial.started_at))
-    finished = func.sum(case((Trial.state.in_(FINISHED_BY_WORKER), 1), else_=0))
-    rows = session.execute(
-        select(Trial.worker, heard.label("heard"), finished.label("finished"))
-        .where(Trial.worker.is_not(None))
-        .group_by(Trial.worker)
-        .having(heard >= _since(session))
-        .order_by(heard.desc())
-        .limit(limit)
-    ).all()
+    """Workers heard of within ``WORKER_WINDOW``: online ones first, each group most recently
+    heard first (``api.fleet.liveness`` says when a worker is online)."""
+    rows = liveness.heard(session, limit=limit)
     names = [r.worker for r in rows]
     current: dict[str, TrialRef] = {}
     if names:
@@ -55,17 +41,13 @@ def workers(session: Session, limit: int = 200) -> list[WorkerPublic]:
             worker=r.worker,
             host=host_of(r.worker),
             current_trial=current.get(r.worker),
-            last_heard=r.heard,
-            finished=int(r.finished or 0),
+            last_heard=r.last_heard,
+            finished=r.finished,
+            online=r.online,
+            window=r.window,
         )
         for r in rows
     ]
-
-
-def _since(session: Session) -> datetime:
-    now = session.scalar(select(db_now()))
-    assert now is not None
-    return now - WORKER_WINDOW
 
 
 def recent_requeues(session: Session, limit: int = 50) -> list[TrialEventPublic]:

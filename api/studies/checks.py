@@ -109,7 +109,7 @@ def problems(
     return []
 
 
-def _lenient_objective(raw: Any) -> Any:
+def lenient_objective(raw: Any) -> Any:
     """The objective, its fields that fail the schema left at their defaults (their own 422
     names them), so the checks beyond the schema still see the rest; None if even that fails."""
     try:
@@ -136,7 +136,7 @@ def raw_problems(body: Any) -> list[Problem]:
             space[name] = _param.validate_python(raw)
         except ValidationError:
             whole = False
-    objective = _lenient_objective(body.get("objective"))
+    objective = lenient_objective(body.get("objective"))
     if objective is None:
         return []
     direction = body.get("direction", "minimize")

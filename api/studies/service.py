@@ -8,39 +8,29 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.datasets import service as dataset_service
 from api.db.models import RetestRound, Study, Trial
 from api.errors import Conflict, FieldError, FieldErrors, NotFound
 from api.search.base import whole_space
 from api.studies import checks as study_checks
 from api.studies import regions as region_service
-from api.studies import retest_schedule, warm_start
+from api.studies import retest_schedule, stored_checks, warm_start
 from api.studies.champion import latest_champion
 from api.studies.ranking import best_first
 from api.studies.scheduling import top_up
 from api.trials import lifecycle
 from api.trials.study import config_of
-from caviar.schemas import Best, StudyCreate, StudyPublic, TrainObjective
+from caviar.schemas import Best, StudyCreate, StudyPublic
 from caviar.states import TRIAL_STATES
-from caviar.trainer_params import BUILTIN_DATASETS
 
 DEFAULT_GRACE = 120.0
 
 
 def _pin_dataset(session: Session, config: StudyCreate) -> StudyCreate:
     """A train study on an uploaded dataset names one version ("name@version") for good."""
-    objective = config.objective
-    if not isinstance(objective, TrainObjective) or objective.dataset in BUILTIN_DATASETS:
+    dataset = stored_checks.uploaded_dataset(session, config.objective)
+    if dataset is None:
         return config
-    try:
-        dataset = dataset_service.resolve(session, objective.dataset)
-    except NotFound:
-        raise FieldError(
-            ("objective", "dataset"),
-            f"unknown dataset {objective.dataset!r}; built-in: "
-            f"{', '.join(BUILTIN_DATASETS)}, or upload one at /api/datasets",
-        ) from None
-    pinned = objective.model_copy(update={"dataset": f"{dataset.name}@{dataset.version}"})
+    pinned = config.objective.model_copy(update={"dataset": f"{dataset.name}@{dataset.version}"})
     return config.model_copy(update={"objective": pinned})
 
 
@@ -48,17 +38,11 @@ def create(session: Session, config: StudyCreate) -> tuple[Study, list[Trial]]:
     """Store a study and its stage-0 region; queue its first trials (to dispatch after commit)."""
     # every problem of the body in one 422
     found = study_checks.problems(dict(config.space), config.objective, config.direction)
-    try:
-        config = _pin_dataset(session, config)
-    except FieldError as exc:
-        found.append((exc.loc, str(exc)))
+    warm_id = config.warm_start.study_id if config.warm_start is not None else None
+    found += stored_checks.problems(session, config.objective, warm_id)
     try:
         if config.retest is not None:
             retest_schedule.check(config, config.retest, None)
-    except FieldError as exc:
-        found.append((exc.loc, str(exc)))
-    try:
-        warm_start.check(session, config)
     except FieldError as exc:
         found.append((exc.loc, str(exc)))
     if found:

@@ -104,12 +104,6 @@ def _pruned_at_common_step(
     return step, [params[trial_id] for _, trial_id in ranked]
 
 
-def check(session: Session, config: StudyCreate) -> None:
-    """422 naming ``warm_start.study_id`` for an unknown study."""
-    if config.warm_start is not None:
-        _earlier(session, config)
-
-
 def first_trials(
     session: Session, study: Study, config: StudyCreate, region: Region
 ) -> list[Trial]:

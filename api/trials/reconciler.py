@@ -16,6 +16,7 @@ from sqlalchemy import func, or_, select
 from api.db.clock import seconds_since
 from api.db.models import Study, Trial, TrialEvent
 from api.db.session import Database
+from api.fleet import liveness
 from api.trials import hooks, lifecycle
 from api.trials.dispatch import Dispatcher
 from api.trials.study import config_of, lock
@@ -81,6 +82,17 @@ def reap_silent(db: Database, dispatcher: Dispatcher) -> Pass:
     return out
 
 
+def _went_offline(offline: list[liveness.Heard], age: float) -> str:
+    """What explains the resend of a message sent ``age`` seconds ago: the workers, online when
+    it was sent, that went offline since (a worker that stops keeps the message it took)."""
+    gone = [w.worker for w in offline if w.silent_for <= age + w.window]
+    if not gone:
+        return "; no worker went offline since it was sent"
+    names = ", ".join(gone[:3]) + (f" and {len(gone) - 3} more" if len(gone) > 3 else "")
+    holder = "likely holding it" if len(gone) == 1 else "one of them likely holding it"
+    return f"; {names} went offline since it was sent, {holder}"
+
+
 @dataclass
 class LostMessages:
     """Finds queued trials whose broker message is gone, and sends them again.
@@ -136,16 +148,21 @@ class LostMessages:
         self._shortfall = shortfall
         why = {t.id: "its message was never sent (the broker was unreachable)" for t in unsent}
         for t in overdue:
-            why[t.id] = f"its message had not started after {self.after:g} s"
+            wait = self.after * 2 ** max(t.dispatch_count - 1, 0)
+            why[t.id] = f"its message was not delivered in {wait:g} s"
         for t in missing:
             why[t.id] = (
-                f"the broker queue held {depth} messages for {len(sent)} queued trials on two "
-                "passes in a row: its message was missing"
+                f"its message was missing: the broker queue held {depth} messages for "
+                f"{len(sent)} queued trials on two passes in a row"
             )
         due = [t for t, _ in queued if t.id in why]
         if not due:
             return 0
+        ages = dict(sent)
         with db.session() as s:
+            offline = liveness.heard(s, offline_only=True)
+            for t in overdue + missing:
+                why[t.id] += _went_offline(offline, ages[t])
             lifecycle.resent(s, due, why)
             s.commit()
         dispatcher.dispatch(due)

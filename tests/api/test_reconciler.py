@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from api.db.models import Checkpoint, CheckpointBlob, Trial, TrialCommand, Trial
 from api.db.session import Database
 from api.studies import service as study_service
 from api.trials.dispatch import Dispatcher
-from api.trials.reconciler import reap_silent
+from api.trials.reconciler import LostMessages, reap_silent
 from caviar.schemas import StudyCreate, TrialDispatch
 from tests.services import backend
 
@@ -170,5 +171,123 @@ def test_a_requeue_reopens_the_sets_its_checkpoint_does_not_hold(url: str) -> No
                 ("rejected", 3),
                 ("applied", 3),
             ]
+    finally:
+        db.dispose()
+
+
+class NoDepth(Sent):
+    """A broker that says how many messages wait: none (every sent message is missing)."""
+
+    def queue_depth(self) -> int:
+        return 0
+
+
+def queued_trials(db: Database, sender: Sent, n: int) -> list[int]:
+    """``n`` queued trials of a worker-run study (grace 5 s), sent through ``sender``."""
+    config = StudyCreate.model_validate(
+        {
+            "name": "lost",
+            "objective": {"kind": "function", "name": "quadratic"},
+            "space": {"w": {"type": "float", "low": -1, "high": 1}},
+            "max_trials": n,
+            "parallelism": n,
+            "heartbeat_grace": 5,
+        }
+    )
+    with db.session() as s:
+        _, trials = study_service.create(s, config)
+        s.commit()
+    Dispatcher(db, sender).dispatch(trials)
+    return [t.id for t in trials]
+
+
+def sent_ago(db: Database, ids: list[int], seconds: float) -> datetime:
+    """Move the trials' sends ``seconds`` back on the database's clock; returns now."""
+    with db.session() as s:
+        now = s.scalar(select(Trial.dispatched_at).where(Trial.id == ids[0]))
+        assert now is not None
+        s.execute(
+            update(Trial)
+            .where(Trial.id.in_(ids))
+            .values(dispatched_at=now - timedelta(seconds=seconds))
+        )
+        s.commit()
+    return now
+
+
+def workers_heard(db: Database, now: datetime, silent: dict[str, float]) -> None:
+    """Workers who finished a trial of a grace-5 s study ``silent[name]`` seconds ago."""
+    ids = queued_trials(db, Sent(), len(silent))
+    with db.session() as s:
+        for trial_id, (name, seconds) in zip(ids, silent.items(), strict=True):
+            at = now - timedelta(seconds=seconds)
+            s.execute(
+                update(Trial)
+                .where(Trial.id == trial_id)
+                .values(state="completed", worker=name, started_at=at, finished_at=at)
+            )
+        s.commit()
+
+
+def resend_reasons(db: Database, ids: list[int]) -> list[str]:
+    with db.read_session() as s:
+        return list(
+            s.scalars(
+                select(TrialEvent.reason)
+                .where(TrialEvent.trial_id.in_(ids), TrialEvent.kind == "resent")
+                .order_by(TrialEvent.id)
+            )
+        )
+
+
+def test_a_resend_says_whether_a_worker_went_offline_since_its_message_was_sent(
+    url: str,
+) -> None:
+    """A missing message is resent with what happened: a worker online when it was sent went
+    offline since (named), or no worker did; never a guess at a broker restart."""
+    db = Database(url)
+    try:
+        sender = NoDepth()
+        ids = queued_trials(db, sender, 2)
+        lost = LostMessages(after=1000)
+        assert lost.run(db, Dispatcher(db, sender)) == 0  # one pass short: not believed yet
+        assert lost.run(db, Dispatcher(db, sender)) == 2
+        assert [r.split(";")[1] for r in resend_reasons(db, ids)] == [
+            " no worker went offline since it was sent"
+        ] * 2
+        assert all(
+            r.startswith("its message was missing: the broker queue held 0")
+            for r in resend_reasons(db, ids)
+        )
+
+        now = sent_ago(db, ids, 60)
+        # online a minute ago and silent for 20 s (past its 5 s window); gone for an hour
+        # before the send; heard of just now
+        workers_heard(db, now, {"gone@host:1": 20, "ancient@host:2": 3600, "live@host:3": 0})
+        assert lost.run(db, Dispatcher(db, sender)) == 2
+        latest = resend_reasons(db, ids)[2:]
+        assert (
+            latest
+            == [
+                "its message was missing: the broker queue held 0 messages for 2 queued trials on "
+                "two passes in a row; gone@host:1 went offline since it was sent, likely holding it"
+            ]
+            * 2
+        )
+    finally:
+        db.dispose()
+
+
+def test_a_message_not_delivered_in_time_says_how_long_it_waited(url: str) -> None:
+    """Without a measured queue depth, an overdue message is resent with its wait."""
+    db = Database(url)
+    try:
+        sender = Sent()
+        [trial_id] = queued_trials(db, sender, 1)
+        sent_ago(db, [trial_id], 60)
+        assert LostMessages(after=30).run(db, Dispatcher(db, sender)) == 1
+        assert resend_reasons(db, [trial_id]) == [
+            "its message was not delivered in 30 s; no worker went offline since it was sent"
+        ]
     finally:
         db.dispose()

@@ -338,3 +338,30 @@ def test_a_bad_metric_does_not_hide_the_unknown_hyperparameter(api_url: str) -> 
     found = all_problems(api_url, body)
     assert set(found) == {"objective.metric", "space.lr"}
     assert "unknown trainer hyperparameter 'lr'" in found["space.lr"]
+
+
+def test_a_bad_metric_does_not_hide_what_the_database_lacks(api_url: str) -> None:
+    """A schema error (a metric that does not exist) hides neither the unknown dataset nor the
+    unknown warm-start study (both need the database) nor the unknown hyperparameter: one 422
+    names all of them, each at its field."""
+    body = train_body(
+        {"lr": {"type": "float", "low": 1e-4, "high": 1, "scale": "log"}},
+        direction="minimize",
+        warm_start={"study_id": 2_000_000_000},
+    )
+    body["objective"].update(metric="val_acc", dataset="mnist")
+    found = all_problems(api_url, body)
+    assert set(found) == {
+        "objective.metric",
+        "objective.dataset",
+        "space.lr",
+        "warm_start.study_id",
+    }, found
+    assert "unknown dataset 'mnist'" in found["objective.dataset"]
+    assert "unknown trainer hyperparameter 'lr'" in found["space.lr"]
+    assert "study 2000000000 not found" in found["warm_start.study_id"]
+    # An uploaded dataset's name that no upload has is just as unknown, and a known one is fine.
+    body["objective"]["dataset"] = "no-such-upload@3"
+    assert "unknown dataset 'no-such-upload@3'" in all_problems(api_url, body)["objective.dataset"]
+    body["objective"]["dataset"] = "digits"
+    assert "objective.dataset" not in all_problems(api_url, body)

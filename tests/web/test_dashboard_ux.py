@@ -6,6 +6,8 @@ point or a table row to the trial's page, and which Plotly bundle the page loads
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 
 import httpx
@@ -173,3 +175,57 @@ def test_without_a_gpu_the_study_page_loads_plotlys_basic_bundle(
         ]
     finally:
         gpu.close()
+
+
+def tick_boxes(page: Page, selector: str) -> list[tuple[str, dict[str, float]]]:
+    """The text and bounding box of each tick label that ``selector`` finds in the page."""
+    labels = page.locator(selector)
+    return [
+        (labels.nth(i).text_content() or "", labels.nth(i).bounding_box() or {})
+        for i in range(labels.count())
+    ]
+
+
+def test_the_learning_rate_axis_labels_decades_only(page: Page, site: Site) -> None:
+    """A learning rate set from about 0.012 down to 0.0012: its log axis is labelled at powers
+    of ten only (0.001, 0.01 and 0.1), and no two labels overlap (Plotly's minor labels, 2 to 9
+    within a decade, ran into each other on this short axis)."""
+    with Client(site.url) as c:
+        space = {"learning_rate": {"type": "float", "low": 1e-4, "high": 1.0, "scale": "log"}}
+        body = {"name": "lr-axis", "objective": {"kind": "external"}, "space": space}
+        sid = c.create_study({**body, "max_trials": 1}).id
+        [t] = c.ask(sid)
+        for step in range(1, 31):
+            lr = 0.012 * 10 ** (-(step - 1) / 29)
+            c.report(t.id, t.attempt, step, 1 / step, metrics={"learning_rate": lr})
+        try:
+            page.goto(f"{site.url}/#/trials/{t.id}")
+            curves = page.get_by_test_id("trial-curves")
+            expect(curves).to_have_attribute("data-last-step", "30")
+            expect(curves.locator("g.y3tick text").first).to_be_visible()
+            ticks = tick_boxes(page, "[data-testid=trial-curves] g.y3tick text")
+            texts = [text for text, _ in ticks]
+            assert {"0.001", "0.01"} <= set(texts), texts
+            assert all(math.log10(float(x)).is_integer() for x in texts), texts
+            boxes = sorted((b for _, b in ticks), key=lambda b: b["y"])
+            for upper, lower in itertools.pairwise(boxes):
+                assert upper["y"] + upper["height"] <= lower["y"], boxes
+            screenshot(page, "trial-lr-axis")
+        finally:
+            c.tell(t.id, t.attempt, "completed", 1 / 30)
+            c.delete_study(sid)
+
+
+def test_the_sampler_dropdown_is_as_wide_as_its_choices(page: Page, site: Site) -> None:
+    """The coarse-to-fine sampler's select sizes to its choices (gp, sobol, random) like the
+    other selects, not to the width of its long hint."""
+    page.goto(f"{site.url}/#/new")
+    sampler = page.get_by_test_id("strategy-sampler")
+    expect(sampler).to_be_visible()
+    box = sampler.bounding_box()
+    holder = page.locator("[data-field='strategy.sampler']").bounding_box()
+    strategy = page.get_by_test_id("strategy").bounding_box()
+    assert box is not None and holder is not None and strategy is not None
+    assert box["width"] <= strategy["width"], (box, strategy)  # "random" < "coarse_to_fine"
+    assert box["width"] < holder["width"] / 2, (box, holder)
+    screenshot(page, "form-sampler")

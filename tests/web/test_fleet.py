@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from caviar.client import Client
 from tests.api.auth_helpers import make_tokens
+from tests.api.liveness_helpers import GONE, LIVE, live_and_gone
 from tests.services import api_server, backend, wait_for, worker_process
 from tests.web.conftest import screenshot
 
@@ -104,3 +105,22 @@ def test_the_fleet_page_shows_workers_queue_and_requeues(page: Page, tmp_path: P
             assert metrics[("caviar_trial_events_total", (("kind", "requeued"),))] >= 1
             heard = [k for k in metrics if k[0] == "caviar_worker_last_heard_timestamp_seconds"]
             assert [dict(labels)["worker"] for _, labels in heard] == [name]
+
+
+def test_a_worker_gone_silent_shows_offline_after_the_online_ones(
+    page: Page, tmp_path: Path
+) -> None:
+    with backend("sqlite", tmp_path) as be, api_server(be) as url:
+        live_and_gone(url)
+        page.goto(f"{url}/#/fleet")
+        rows = page.get_by_test_id("worker-row")
+        expect(rows).to_have_count(2)
+        expect(rows.nth(0)).to_have_attribute("data-worker", LIVE)
+        expect(rows.nth(0).get_by_test_id("worker-state")).to_have_text("online")
+        expect(rows.nth(1)).to_have_attribute("data-worker", GONE)
+        expect(rows.nth(1)).to_have_attribute("data-online", "false")
+        expect(rows.nth(1).get_by_test_id("worker-state")).to_have_text("offline")
+        expect(rows.nth(1).locator(".state.offline")).to_have_attribute(
+            "title", re.compile(r"not heard for over 1 s")
+        )
+        screenshot(page, "fleet-offline")

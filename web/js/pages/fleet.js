@@ -1,5 +1,6 @@
-// The fleet page: each worker (what it runs, when it was last heard, what it finished), the
-// broker's queue depth, and recent requeues with their reasons; refreshed every 2 s.
+// The fleet page: each worker (online or offline, what it runs, when it was last heard, what it
+// finished), online ones first; the broker's queue depth, and recent requeues with their
+// reasons; refreshed every 2 s.
 import { get } from "../api.js";
 import { h, when } from "../dom.js";
 
@@ -19,13 +20,26 @@ function trialLink(t) {
   );
 }
 
+function workerState(w) {
+  const title = w.online
+    ? `heard within its window of ${w.window} s`
+    : `not heard for over ${w.window} s (its window); an idle worker is heard again when it takes a trial`;
+  return h("span", { class: `state ${w.online ? "online" : "offline"}`, title }, w.online ? "online" : "offline");
+}
+
 function workerRow(w) {
   return h(
     "tr",
-    { "data-testid": "worker-row", "data-worker": w.worker },
+    {
+      "data-testid": "worker-row",
+      "data-worker": w.worker,
+      "data-online": String(w.online),
+      class: w.online ? "" : "offline",
+    },
     h("td", { "data-testid": "worker-name" }, w.worker),
+    h("td", { "data-testid": "worker-state" }, workerState(w)),
     h("td", { "data-testid": "worker-host" }, w.host ?? "—"),
-    h("td", {}, w.current_trial ? trialLink(w.current_trial) : h("span", { class: "muted" }, "idle")),
+    h("td", {}, w.current_trial ? trialLink(w.current_trial) : h("span", { class: "muted" }, w.online ? "idle" : "—")),
     h("td", { "data-testid": "worker-heard", title: w.last_heard ?? "" }, ago(w.last_heard)),
     h("td", { class: "num", "data-testid": "worker-finished" }, w.finished),
   );
@@ -71,7 +85,7 @@ export function mount(root) {
         h("span", {}, "queue depth: ", depth),
         status,
       ),
-      h("div", { class: "scroll" }, table("workers", ["worker", "host", "current trial", "last heard", "finished"], workers)),
+      h("div", { class: "scroll" }, table("workers", ["worker", "state", "host", "current trial", "last heard", "finished"], workers)),
     ),
     h(
       "section",
@@ -91,7 +105,7 @@ export function mount(root) {
       workers.replaceChildren(
         ...(f.workers.length
           ? f.workers.map(workerRow)
-          : [h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No worker has claimed a trial yet."))]),
+          : [h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No worker has claimed a trial yet."))]),
       );
       requeues.replaceChildren(
         ...(f.requeues.length

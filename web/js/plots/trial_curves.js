@@ -57,6 +57,17 @@ export function commandText(c) {
     .join("<br>");
 }
 
+// The learning rate's log axis, labelled at powers of ten only (the minor labels Plotly adds
+// within a decade, 2 to 9, overlap on this short axis), over the whole decades around
+// `values`, so at least two labels show and at most five (past four decades, one every few).
+export function decadeAxis(values) {
+  const logs = values.filter((v) => Number.isFinite(v) && v > 0).map(Math.log10);
+  if (!logs.length) return { type: "log", dtick: 1 };
+  const lo = Math.floor(Math.min(...logs));
+  const hi = Math.max(Math.ceil(Math.max(...logs)), lo + 1);
+  return { type: "log", range: [lo - 0.05, hi + 0.05], tick0: 0, dtick: Math.ceil((hi - lo) / 4) };
+}
+
 // Draw `shown` (the series keys to draw, from seriesOf) of `reports`, with `commands` marked.
 export async function render(el, { reports, commands, shown: keys }) {
   const points = downsample(reports);
@@ -78,6 +89,7 @@ export async function render(el, { reports, commands, shown: keys }) {
   const markAxis = lower ? "y3" : "y";
   const heights = chosen.filter((s) => s.axis === markAxis).flatMap((s) => points.map((r) => valueOf(r, s.key))).filter((v) => Number.isFinite(v) && (!lower || v > 0));
   const top = heights.length ? Math.max(...heights) : 1;
+  const lrValues = chosen.filter((s) => s.axis === "y3").flatMap((s) => points.map((r) => valueOf(r, s.key)));
   traces.push({
     type: "scatter",
     mode: "markers",
@@ -108,7 +120,7 @@ export async function render(el, { reports, commands, shown: keys }) {
     xaxis: { title: { text: "step" }, zeroline: false, anchor: lower ? "y3" : "y" },
     yaxis: { title: { text: "value" }, domain: lower ? [0.36, 1] : [0, 1], zeroline: false },
     yaxis2: { title: { text: "accuracy" }, overlaying: "y", side: "right", range: [0, 1], tickmode: "linear", tick0: 0, dtick: 0.25, showgrid: false },
-    ...(lower ? { yaxis3: { title: { text: "learning rate" }, domain: [0, 0.26], type: "log", zeroline: false } } : {}),
+    ...(lower ? { yaxis3: { title: { text: "learning rate" }, domain: [0, 0.26], zeroline: false, ...decadeAxis(lrValues) } } : {}),
   });
   await draw(el, traces, layout);
   el.dataset.points = String(points.length);
