@@ -47,6 +47,7 @@ def create(session: Session, config: StudyCreate) -> tuple[Study, list[Trial]]:
         found.append((exc.loc, str(exc)))
     if found:
         raise FieldErrors(found)
+    config = _pin_dataset(session, config)
     if config.seed is None:
         config = config.model_copy(update={"seed": secrets.randbelow(2**31)})
     grace = config.heartbeat_grace
