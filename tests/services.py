@@ -339,12 +339,13 @@ def _pings(client: object) -> bool:
 
 
 @contextmanager
-def fleet_backend(tmp: Path) -> Iterator[tuple[Backend, RedisServer]]:
-    """The fleet configuration: PostgreSQL and a Redis of its own (never the shared one)."""
+def fleet_backend(tmp: Path, *, migrated: bool = True) -> Iterator[tuple[Backend, RedisServer]]:
+    """The fleet configuration: PostgreSQL (migrated, or empty) and a Redis of its own (never
+    the shared one)."""
     server = RedisServer(tmp)
     server.start()
     try:
-        with postgres_database(migrated=True) as url:
+        with postgres_database(migrated=migrated) as url:
             queue = f"caviar.fleet.{uuid.uuid4().hex[:8]}"
             yield Backend("fleet", url, server.url, tmp, queue), server
     finally:

@@ -145,7 +145,7 @@ def healthy(url: str, api: Process) -> bool:
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[Backend]:
     """A fresh PostgreSQL database and a Redis server of its own, gone afterwards."""
-    with fleet_backend(tmp_path) as (be, _redis):
+    with fleet_backend(tmp_path, migrated=False) as (be, _redis):
         yield be
 
 
