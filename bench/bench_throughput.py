@@ -77,6 +77,7 @@ class ServiceRun:
     startup: float
     trials: list[dict[str, Any]]  # number, params, seed, created/started/finished
     metrics: dict[str, float] = field(default_factory=dict)  # the api's, during the study
+    workers: int = 2
 
 
 def free_port() -> int:
@@ -172,7 +173,7 @@ def run_service(spec: StudySpec, seed: int, csv: bytes | None, workers: int) -> 
     if bad:
         raise RuntimeError(f"{len(bad)} trials did not complete: {bad[:2]}")
     delta = {k: v - before.get(k, 0.0) for k, v in after.items()}
-    return ServiceRun(seconds, startup, trials, delta)
+    return ServiceRun(seconds, startup, trials, delta, workers)
 
 
 def api_metrics(url: str) -> dict[str, float]:
@@ -283,16 +284,19 @@ def profile(run: ServiceRun) -> str:
     n = len(trials)
     waits = [t["started"] - t["created"] for t in trials if t["started"]]
     runs = [t["finished"] - t["started"] for t in trials if t["started"] and t["finished"]]
+    idle = (run.workers * run.seconds - sum(runs)) / n
     parts = [
         f"creation to claim {statistics.median(waits) * 1000:.0f} ms",
         f"claim to end {statistics.median(runs) * 1000:.0f} ms",
+        f"a worker slot idle between trials {idle * 1000:.0f} ms",
         f"api CPU {run.metrics.get('api_cpu_s', 0.0) / n * 1000:.0f} ms/trial",
     ]
     for key, count in sorted(run.metrics.items()):
         if key.startswith("count ") and count:
             total = run.metrics.get("sum " + key.removeprefix("count "), 0.0)
-            parts.append(f"{key.removeprefix('count ')} {count / n:.1f}/trial "
-                         f"{total / count * 1000:.1f} ms")
+            parts.append(
+                f"{key.removeprefix('count ')} {count / n:.1f}/trial {total / count * 1000:.1f} ms"
+            )
     return "\n      ".join(parts)
 
 

@@ -15,6 +15,8 @@ from caviar.schemas import (
     HeartbeatAnswer,
     HeartbeatRequest,
     ReportAnswer,
+    ReportBatchAnswer,
+    ReportBatchCreate,
     ReportCreate,
     ReportsPublic,
     StartRequest,
@@ -87,6 +89,24 @@ def report(
     """Store the value at ``step`` (a heartbeat too); the answer says whether to prune. 409 when
     the attempt is stale, the claim missing or wrong, or the trial not running."""
     answer = trial_service.report(session, trial_id, body, claim)
+    answer.commands = delivery.deliver(session, trial_id, body.applied)
+    session.commit()
+    return answer
+
+
+@router.post(
+    "/{trial_id}/reports/batch",
+    dependencies=[WORKERS],
+    summary="Report several steps at once",
+    response_model=ReportBatchAnswer,
+    responses=responses(400, 404, 409, 422),
+)
+def report_batch(
+    trial_id: TrialId, body: ReportBatchCreate, session: SessionDep, claim: ClaimHeader = None
+) -> ReportBatchAnswer:
+    """Store several steps of one attempt, in order, each as ``/reports`` stores one; the
+    answer's ``step`` names the step the pruner stopped at, if it did. 409 as for ``/reports``."""
+    answer = trial_service.report_batch(session, trial_id, body, claim)
     answer.commands = delivery.deliver(session, trial_id, body.applied)
     session.commit()
     return answer

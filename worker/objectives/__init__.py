@@ -18,13 +18,16 @@ def run_objective(
     params: dict[str, Any],
     objective: dict[str, Any],
     seed: int = 0,
+    *,
+    resume: bool = True,
 ) -> float:
-    """Run a trial's objective; return its final value, or raise ``Pruned``."""
+    """Run a trial's objective; return its final value, or raise ``Pruned``. ``resume``:
+    whether a checkpoint may exist to continue from."""
     kind = objective.get("kind")
     if kind == "function":
         return run_function(objective, params)
     if kind == "train":
         from worker.objectives.train import run_train
 
-        return run_train(client, trial_id, attempt, params, objective, seed)
+        return run_train(client, trial_id, attempt, params, objective, seed, resume=resume)
     raise ValueError(f"a worker cannot run objective kind {kind!r}")

@@ -49,6 +49,10 @@ class Steering:
     def sent(self, count: int) -> None:
         del self._acks[:count]
 
+    def polled(self) -> None:
+        """A report's answer just brought the commands: the next poll can wait."""
+        self._last_poll = time.monotonic()
+
     def on_batch(self, trainer: Trainer) -> None:
         heartbeat.check()  # a refused heartbeat fenced this attempt off: stop here
         # Poll every POLL_EVERY seconds, and right after applying commands to acknowledge them.
