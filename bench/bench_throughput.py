@@ -118,18 +118,24 @@ def study_config(spec: StudySpec, seed: int) -> dict[str, Any]:
     }
 
 
-def run_service(spec: StudySpec, seed: int, csv: bytes | None, workers: int) -> ServiceRun:
-    """The study through ``caviar up --workers N`` on a fresh data dir and a free port."""
+def run_service(
+    spec: StudySpec, seed: int, csv: bytes | None, workers: int, code: Path | None = None
+) -> ServiceRun:
+    """The study through ``caviar up --workers N`` on a fresh data dir and a free port; with
+    ``code``, the api and workers are that checkout's (first on PYTHONPATH)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     caviar = str(Path(sys.executable).parent / "caviar")
     with tempfile.TemporaryDirectory(prefix="bench-throughput-") as tmp:
         env = {**os.environ, "CAVIAR_DATA_DIR": tmp}
         env.pop("CAVIAR_TOKEN", None)
+        if code is not None:
+            env["PYTHONPATH"] = str(code)
         start = time.perf_counter()
         up = subprocess.Popen(
             [caviar, "up", "--port", str(port), "--workers", str(workers), "--data-dir", tmp],
             env=env,
+            cwd=tmp,  # not this checkout: ``python -m`` puts the working directory first
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -307,6 +313,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=3000, help="rows of the MNIST-sized set")
     parser.add_argument("--no-optuna", action="store_true")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also run the service from another checkout of Caviar, side by side "
+        "(e.g. `git archive <commit> | tar -x -C DIR`)",
+    )
     args = parser.parse_args()
 
     specs = []
@@ -318,8 +332,19 @@ def main() -> None:
         data = load_data(spec.dataset, csv)
         train_one(data, study_config(spec, 0)["objective"], {"params": {}, "seed": 0})  # warm
         print(f"\n{spec.name}: {spec.trials} trials, {spec.epochs} epochs, {data.X_train.shape}")
-        rows: dict[str, list[float]] = {"service": [], "one by one": [], "optuna": []}
+        rows: dict[str, list[float]] = {
+            "service": [],
+            "baseline": [],
+            "one by one": [],
+            "optuna": [],
+        }
         for repeat in range(args.repeats):
+            if args.baseline is not None:
+                base = run_service(spec, 7 + repeat, csv, args.workers, args.baseline)
+                rows["baseline"].append(base.seconds)
+                print(f"  repeat {repeat + 1}: baseline service {base.seconds:.2f} s", flush=True)
+                if args.profile:
+                    print("      " + profile(base), flush=True)
             service = run_service(spec, 7 + repeat, csv, args.workers)
             alone = run_one_by_one(spec, service.trials, csv)
             optuna_s = None if args.no_optuna else run_optuna(spec, service.trials, csv)
@@ -343,7 +368,7 @@ def main() -> None:
                 continue
             s = statistics.median(seconds)
             print(
-                f"    {name:<11} {s:6.2f} s  {spec.trials / s:6.2f} trials/s  "
+                f"    {name:<12} {s:6.2f} s  {spec.trials / s:6.2f} trials/s  "
                 f"{floor / s:5.2f}x the one-by-one floor"
             )
 

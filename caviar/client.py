@@ -26,6 +26,7 @@ from caviar.schemas import (
     ReportAnswer,
     ReportBatchAnswer,
     ReportsPublic,
+    StartAnswer,
     StudiesPublic,
     StudyCreate,
     StudyPublic,
@@ -235,11 +236,14 @@ class Client:
 
         return runner.optimize(self, study_id, objective, **options)
 
-    def start(self, trial_id: int, attempt: int) -> TrialPublic:
-        """Claim a queued trial's attempt (workers); the answer carries its claim."""
+    def start(self, trial_id: int, attempt: int) -> StartAnswer:
+        """Claim a queued trial's attempt (workers); the answer carries its claim and its
+        pending commands."""
         body = {"attempt": attempt, "worker": self.worker, "nonce": self.nonce}
         data = self._call("POST", f"/trials/{trial_id}/start", json=body)
-        return self.remember(TrialPublic.model_validate(data))
+        answer = StartAnswer.model_validate(data)
+        self.remember(answer)
+        return answer
 
     def heartbeat(self, trial_id: int, attempt: int, claim: str | None = None) -> HeartbeatAnswer:
         body = {"attempt": attempt, "worker": self.worker}

@@ -351,6 +351,14 @@ class ReportBatchAnswer(ReportAnswer):
     step: int | None = None
 
 
+class StartAnswer(TrialPublic):
+    """The claimed trial, with its pending commands (a ``set`` sent while it was queued, a
+    fork's edits): the trainer applies them before its first mini-batch. None from an api that
+    does not say; then the trainer polls for them."""
+
+    commands: list[CommandPublic] | None = None
+
+
 class PollRequest(_In):
     attempt: Attempt
     applied: list[Applied] = Field(default_factory=list, max_length=1000)

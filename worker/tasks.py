@@ -23,7 +23,7 @@ from caviar.settings import Settings
 from worker.api_client import RetryingClient
 from worker.celery_app import app
 from worker.heartbeat import Fenced, Heartbeat
-from worker.objectives import Paused, Pruned, run_objective
+from worker.objectives import Paused, Pruned, Run, run_objective
 
 log = logging.getLogger("caviar.worker")
 
@@ -78,7 +78,8 @@ def run_trial(
             return _gave_up(trial_id, exc, "it stays queued")
         try:
             with Heartbeat(beat_client, trial_id, attempt, heartbeat_every, claimed.claim):
-                return _run(client, trial_id, attempt, params, objective, seed, resume)
+                run = Run(trial_id, attempt, seed, resume, claimed.commands)
+                return _run(client, run, params, objective)
         except Fenced:
             log.info("trial %s attempt %s fenced off; stopped", trial_id, attempt)
             return "fenced"
@@ -86,17 +87,10 @@ def run_trial(
         client.forget(trial_id, attempt)
 
 
-def _run(
-    client: Client,
-    trial_id: int,
-    attempt: int,
-    params: dict[str, Any],
-    objective: dict[str, Any],
-    seed: int,
-    resume: bool = True,
-) -> str:
+def _run(client: Client, run: Run, params: dict[str, Any], objective: dict[str, Any]) -> str:
+    trial_id, attempt = run.trial_id, run.attempt
     try:
-        value = run_objective(client, trial_id, attempt, params, objective, seed, resume=resume)
+        value = run_objective(client, run, params, objective)
     except Conflict:
         log.info("trial %s attempt %s fenced off; stopping", trial_id, attempt)
         return "fenced"

@@ -19,6 +19,7 @@ from caviar.schemas import (
     ReportBatchCreate,
     ReportCreate,
     ReportsPublic,
+    StartAnswer,
     StartRequest,
     TellCreate,
     TrialPublic,
@@ -43,17 +44,20 @@ def get_trial(trial_id: TrialId, session: ReadSessionDep) -> TrialPublic:
     "/{trial_id}/start",
     dependencies=[WORKERS],
     summary="Claim a queued trial (workers)",
-    response_model=TrialPublic,
+    response_model=StartAnswer,
     responses=responses(400, 404, 409, 422),
 )
-def start(trial_id: TrialId, body: StartRequest, session: SessionDep) -> TrialPublic:
+def start(trial_id: TrialId, body: StartRequest, session: SessionDep) -> StartAnswer:
     """A worker claims its queued trial; the answer carries the attempt's ``claim``, to send in
     the ``Caviar-Claim`` header of each of the attempt's later writes. The same worker may
     repeat its claim of the same attempt with the same ``nonce`` and gets the same claim. 409
     if this attempt is stale, claimed by someone else, or the trial belongs to an external
-    study (whose clients use ask)."""
+    study (whose clients use ask). ``commands``: the pending ones, to apply before the first
+    mini-batch."""
     trial = trial_service.start(session, trial_id, body.attempt, body.worker, body.nonce)
-    answer = trial_public(trial, claim=True)
+    answer = StartAnswer(
+        **dict(trial_public(trial, claim=True)), commands=delivery.deliver(session, trial_id, [])
+    )
     session.commit()
     return answer
 

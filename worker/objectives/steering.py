@@ -1,8 +1,9 @@
 """Panda mode in the worker: a person's commands reach the trainer between mini-batches.
 
-Commands arrive in report answers and, inside a long epoch, through a poll of the api every
-:data:`POLL_EVERY` seconds. The trainer applies them before its next mini-batch and acknowledges
-them before the one after (a poll), with the step whose report first shows them.
+Commands arrive in the claim's answer, in report answers and, inside a long epoch, through a
+poll of the api every :data:`POLL_EVERY` seconds. The trainer applies them before its next
+mini-batch and acknowledges them before the one after (a poll), with the step whose report
+first shows them.
 """
 
 from __future__ import annotations
