@@ -13,6 +13,7 @@ from caviar.bounds import (
     MAX_HEARTBEAT_GRACE,
     MAX_METRICS,
     MAX_PARAMS,
+    MAX_REPORTS_PER_BATCH,
     MAX_TRIALS_PER_REQUEST,
     NO_NUL,
     Attempt,
@@ -57,12 +58,14 @@ class TrainObjective(_In):
     fixed: dict[Key, Choice] = Field(
         default_factory=dict, max_length=MAX_FIXED, json_schema_extra=keys_by_pattern
     )
-    checkpoint_every: Annotated[int, NotBool] = Field(
-        default=5,
+    checkpoint_every: Annotated[int | None, NotBool] = Field(
+        default=None,
         ge=0,
         le=10_000,
-        description="Epochs between checkpoints written through the api (0: only on pause). "
-        "A requeued or resumed trial continues from its latest checkpoint.",
+        description="Epochs between checkpoints written through the api (0: only on pause "
+        "and at the end). Unset: every 5 epochs, but no sooner than CAVIAR_CHECKPOINT_SECONDS "
+        "(the worker's, default 2) after the previous one. A requeued or resumed trial "
+        "continues from its latest checkpoint.",
     )
 
 
@@ -277,6 +280,26 @@ class ReportCreate(_In):
     applied: list[Applied] = Field(default_factory=list, max_length=1000)
 
 
+class ReportItem(_In):
+    """One step's report inside a batch (``ReportBatchCreate``)."""
+
+    step: Step
+    value: Value
+    metrics: dict[MetricName, Value] = Field(
+        default_factory=dict, max_length=MAX_METRICS, json_schema_extra=keys_by_pattern
+    )
+
+
+class ReportBatchCreate(_In):
+    """Several steps of one attempt, in the order they were reached: what a worker that
+    buffers its fast epochs sends at most every half second."""
+
+    attempt: Attempt
+    reports: list[ReportItem] = Field(min_length=1, max_length=MAX_REPORTS_PER_BATCH)
+    worker: WorkerName | None = None
+    applied: list[Applied] = Field(default_factory=list, max_length=1000)
+
+
 CommandAction = Literal["set", "pause", "resume", "stop"]
 CommandState = Literal["pending", "applied", "rejected"]
 
@@ -319,6 +342,21 @@ class ReportAnswer(BaseModel):
     prune: bool
     reason: dict[str, Any] | None = None
     commands: list[CommandPublic] = Field(default_factory=list)
+
+
+class ReportBatchAnswer(ReportAnswer):
+    """``step``: with ``prune``, the step the pruner stopped the trial at (the steps after it
+    in the batch were not stored)."""
+
+    step: int | None = None
+
+
+class StartAnswer(TrialPublic):
+    """The claimed trial, with its pending commands (a ``set`` sent while it was queued, a
+    fork's edits): the trainer applies them before its first mini-batch. None from an api that
+    does not say; then the trainer polls for them."""
+
+    commands: list[CommandPublic] | None = None
 
 
 class PollRequest(_In):
@@ -410,6 +448,11 @@ class TrialDispatch(BaseModel):
     seed: int = Field(default=0, description="seeds the trial's own randomness (init, shuffles)")
     heartbeat_every: float = Field(
         default=5.0, description="seconds between the worker's heartbeats: min(5, grace / 4)"
+    )
+    resume: bool = Field(
+        default=True,
+        description="whether the trial may have a checkpoint to continue from (false for the "
+        "first attempt of a trial that is not a fork: the worker does not look for one)",
     )
 
 

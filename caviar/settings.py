@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     # Seconds a worker keeps retrying one api call (start, heartbeat, report, tell, dataset
     # fetch) through transport errors and 5xx answers, with backoff, before giving up.
     worker_retry_for: float = 300.0
+    # A train objective without ``checkpoint_every`` checkpoints every 5 epochs, but no sooner
+    # than this many seconds after its previous checkpoint (and always at the end).
+    checkpoint_seconds: float = 2.0
     task_soft_time_limit: int = 3540
     task_time_limit: int = 3600
     # Seconds between re-test scheduler passes (close finished rounds, fire due ones).

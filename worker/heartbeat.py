@@ -74,8 +74,10 @@ class Heartbeat:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        if self._stop.wait(self.every):
+            return  # a trial shorter than one interval never builds the thread's client
         with self.make_client() as client:
-            while not self._stop.wait(self.every):
+            while True:
                 try:
                     client.heartbeat(self.trial_id, self.attempt, claim=self.claim)
                 except Conflict as exc:
@@ -84,3 +86,5 @@ class Heartbeat:
                     return
                 except Exception as exc:  # the api is away: beat again at the next interval
                     log.warning("heartbeat of trial %s failed: %s", self.trial_id, exc)
+                if self._stop.wait(self.every):
+                    return

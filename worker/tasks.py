@@ -9,6 +9,7 @@ off: stop quietly.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import traceback
@@ -22,7 +23,7 @@ from caviar.settings import Settings
 from worker.api_client import RetryingClient
 from worker.celery_app import app
 from worker.heartbeat import Fenced, Heartbeat
-from worker.objectives import Paused, Pruned, run_objective
+from worker.objectives import Paused, Pruned, Run, run_objective
 
 log = logging.getLogger("caviar.worker")
 
@@ -33,8 +34,15 @@ def worker_name(hostname: str | None) -> str:
 
 
 def api_client(worker: str | None = None) -> RetryingClient:
+    """This pool process's client, kept from trial to trial: one connection to the api, and
+    no client to build (TLS context, connection) for each trial of a tenth of a second."""
     settings = Settings()
-    return RetryingClient(settings.api_url, retry_for=settings.worker_retry_for, worker=worker)
+    return _process_client(settings.api_url, settings.worker_retry_for, worker)
+
+
+@functools.cache
+def _process_client(url: str, retry_for: float, worker: str | None) -> RetryingClient:
+    return RetryingClient(url, retry_for=retry_for, worker=worker)
 
 
 @app.task(name="caviar.run_trial", bind=True)
@@ -46,6 +54,7 @@ def run_trial(
     objective: dict[str, Any],
     seed: int = 0,
     heartbeat_every: float = 5.0,
+    resume: bool = True,
     **newer: Any,
 ) -> str:
     """Run one attempt of a trial. Keys that a newer api adds to the message land in ``newer``
@@ -57,7 +66,8 @@ def run_trial(
     def beat_client() -> Client:
         return Client(Settings().api_url, timeout=max(heartbeat_every, 2.0), worker=worker)
 
-    with api_client(worker) as client:
+    client = api_client(worker)
+    try:
         try:
             claimed = client.start(trial_id, attempt)
         except Conflict as exc:
@@ -68,22 +78,19 @@ def run_trial(
             return _gave_up(trial_id, exc, "it stays queued")
         try:
             with Heartbeat(beat_client, trial_id, attempt, heartbeat_every, claimed.claim):
-                return _run(client, trial_id, attempt, params, objective, seed)
+                run = Run(trial_id, attempt, seed, resume, claimed.commands)
+                return _run(client, run, params, objective)
         except Fenced:
             log.info("trial %s attempt %s fenced off; stopped", trial_id, attempt)
             return "fenced"
+    finally:
+        client.forget(trial_id, attempt)
 
 
-def _run(
-    client: Client,
-    trial_id: int,
-    attempt: int,
-    params: dict[str, Any],
-    objective: dict[str, Any],
-    seed: int,
-) -> str:
+def _run(client: Client, run: Run, params: dict[str, Any], objective: dict[str, Any]) -> str:
+    trial_id, attempt = run.trial_id, run.attempt
     try:
-        value = run_objective(client, trial_id, attempt, params, objective, seed)
+        value = run_objective(client, run, params, objective)
     except Conflict:
         log.info("trial %s attempt %s fenced off; stopping", trial_id, attempt)
         return "fenced"

@@ -79,6 +79,7 @@ def message_for(trial: Trial, study: Study, dataset: str | None = None) -> Trial
         objective=objective,
         seed=(study.seed * 1_000_003 + trial.number) % 2**63,
         heartbeat_every=min(5.0, (study.heartbeat_grace or 20.0) / 4),
+        resume=trial.attempt > 1 or trial.parent_id is not None,
     )
 
 

@@ -15,8 +15,11 @@ from caviar.schemas import (
     HeartbeatAnswer,
     HeartbeatRequest,
     ReportAnswer,
+    ReportBatchAnswer,
+    ReportBatchCreate,
     ReportCreate,
     ReportsPublic,
+    StartAnswer,
     StartRequest,
     TellCreate,
     TrialPublic,
@@ -41,17 +44,20 @@ def get_trial(trial_id: TrialId, session: ReadSessionDep) -> TrialPublic:
     "/{trial_id}/start",
     dependencies=[WORKERS],
     summary="Claim a queued trial (workers)",
-    response_model=TrialPublic,
+    response_model=StartAnswer,
     responses=responses(400, 404, 409, 422),
 )
-def start(trial_id: TrialId, body: StartRequest, session: SessionDep) -> TrialPublic:
+def start(trial_id: TrialId, body: StartRequest, session: SessionDep) -> StartAnswer:
     """A worker claims its queued trial; the answer carries the attempt's ``claim``, to send in
     the ``Caviar-Claim`` header of each of the attempt's later writes. The same worker may
     repeat its claim of the same attempt with the same ``nonce`` and gets the same claim. 409
     if this attempt is stale, claimed by someone else, or the trial belongs to an external
-    study (whose clients use ask)."""
+    study (whose clients use ask). ``commands``: the pending ones, to apply before the first
+    mini-batch."""
     trial = trial_service.start(session, trial_id, body.attempt, body.worker, body.nonce)
-    answer = trial_public(trial, claim=True)
+    answer = StartAnswer(
+        **dict(trial_public(trial, claim=True)), commands=delivery.deliver(session, trial_id, [])
+    )
     session.commit()
     return answer
 
@@ -87,6 +93,24 @@ def report(
     """Store the value at ``step`` (a heartbeat too); the answer says whether to prune. 409 when
     the attempt is stale, the claim missing or wrong, or the trial not running."""
     answer = trial_service.report(session, trial_id, body, claim)
+    answer.commands = delivery.deliver(session, trial_id, body.applied)
+    session.commit()
+    return answer
+
+
+@router.post(
+    "/{trial_id}/reports/batch",
+    dependencies=[WORKERS],
+    summary="Report several steps at once",
+    response_model=ReportBatchAnswer,
+    responses=responses(400, 404, 409, 422),
+)
+def report_batch(
+    trial_id: TrialId, body: ReportBatchCreate, session: SessionDep, claim: ClaimHeader = None
+) -> ReportBatchAnswer:
+    """Store several steps of one attempt, in order, each as ``/reports`` stores one; the
+    answer's ``step`` names the step the pruner stopped at, if it did. 409 as for ``/reports``."""
+    answer = trial_service.report_batch(session, trial_id, body, claim)
     answer.commands = delivery.deliver(session, trial_id, body.applied)
     session.commit()
     return answer

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, aliased
 
 from api.db.models import Study, Trial, TrialReport
 from api.errors import Conflict, FieldError, NotFound
+from api.search.pruners import CONTINUE, PruneDecision
 from api.search.registry import make_pruner
 from api.trials import hooks, lifecycle
 from api.trials.study import config_of, lock
@@ -23,7 +24,10 @@ from caviar.schemas import (
     HeartbeatAnswer,
     HeartbeatRequest,
     ReportAnswer,
+    ReportBatchAnswer,
+    ReportBatchCreate,
     ReportCreate,
+    ReportItem,
     TellCreate,
     TrainObjective,
 )
@@ -84,27 +88,62 @@ def report(session: Session, trial_id: int, body: ReportCreate, claim: str | Non
     pruner. The fence and the write are one transaction led by the conditional UPDATE.
     A re-test round's trials are never pruned, and are never a pruned trial's peers."""
     _beat(session, trial_id, body.attempt, claim, body.worker)
+    item = ReportItem(step=body.step, value=body.value, metrics=body.metrics)
     trial = get(session, trial_id)
-    values = {
-        "trial_id": trial_id,
-        "attempt": body.attempt,
-        "step": body.step,
-        "study_id": trial.study_id,
-        "value": body.value,
-        "metrics": body.metrics,
-    }
+    _store(session, trial, body.attempt, [item])
+    decision = _judge(session, trial)(item)
+    return ReportAnswer(prune=decision.prune, reason=decision.reason)
+
+
+def report_batch(
+    session: Session, trial_id: int, body: ReportBatchCreate, claim: str | None
+) -> ReportBatchAnswer:
+    """Several steps of one attempt in one request, in order, as if each were reported alone
+    (one fence for them all): the first step the pruner prunes at is the last one stored, and
+    the answer names it (``step``). A step's verdict depends on the other trials' reports
+    only, so the steps are judged first and stored in one statement."""
+    _beat(session, trial_id, body.attempt, claim, body.worker)
+    trial = get(session, trial_id)
+    judge = _judge(session, trial)
+    for i, item in enumerate(body.reports):
+        decision = judge(item)
+        if decision.prune:
+            _store(session, trial, body.attempt, body.reports[: i + 1])
+            return ReportBatchAnswer(prune=True, reason=decision.reason, step=item.step)
+    _store(session, trial, body.attempt, body.reports)
+    return ReportBatchAnswer(prune=False)
+
+
+def _store(session: Session, trial: Trial, attempt: int, items: Sequence[ReportItem]) -> None:
+    """Store reports of an attempt that won its fence; a step sent again replaces its value."""
+    rows = [
+        {
+            "trial_id": trial.id,
+            "attempt": attempt,
+            "step": item.step,
+            "study_id": trial.study_id,
+            "value": item.value,
+            "metrics": item.metrics,
+        }
+        for item in {item.step: item for item in items}.values()  # the last of a repeated step
+    ]
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(TrialReport).values(**values)
+    stmt = insert(TrialReport).values(rows)
     session.execute(
         stmt.on_conflict_do_update(
             index_elements=["trial_id", "attempt", "step"],
             set_={"value": stmt.excluded.value, "metrics": stmt.excluded.metrics},
         )
     )
+
+
+def _judge(session: Session, trial: Trial) -> Callable[[ReportItem], PruneDecision]:
+    """The pruner's verdict on one step of ``trial`` (never prune a re-test round's trial, nor
+    a train trial at its last epoch)."""
     study = session.get_one(Study, trial.study_id)
     config = config_of(study)
     if config.pruner.name == "none" or trial.retest_round_id is not None:
-        return ReportAnswer(prune=False)
+        return lambda item: CONTINUE
     pruner = make_pruner(config.pruner)
     sign = -1.0 if study.direction == "maximize" else 1.0
 
@@ -115,7 +154,7 @@ def report(session: Session, trial_id: int, body: ReportCreate, claim: str | Non
             select(TrialReport.value).where(
                 TrialReport.study_id == trial.study_id,
                 TrialReport.step == step,
-                TrialReport.trial_id != trial_id,
+                TrialReport.trial_id != trial.id,
                 ~exists().where(
                     Trial.id == TrialReport.trial_id,
                     Trial.steered | Trial.retest_round_id.is_not(None),
@@ -134,10 +173,16 @@ def report(session: Session, trial_id: int, body: ReportCreate, claim: str | Non
     last = (
         effective_epochs(objective, trial.params) if isinstance(objective, TrainObjective) else None
     )
-    decision = pruner.decide(trial.number, body.step, sign * body.value, peers_at, max_step=last)
-    if decision.prune:
-        trial.prune_reason = decision.reason
-    return ReportAnswer(prune=decision.prune, reason=decision.reason)
+
+    def judge(item: ReportItem) -> PruneDecision:
+        decision = pruner.decide(
+            trial.number, item.step, sign * item.value, peers_at, max_step=last
+        )
+        if decision.prune:
+            trial.prune_reason = decision.reason
+        return decision
+
+    return judge
 
 
 def continued_curve(

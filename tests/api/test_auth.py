@@ -26,6 +26,7 @@ READS = {"GET", "HEAD", "OPTIONS"}
 WORKER_CALLS = {
     "start",
     "reports",
+    "reports/batch",
     "tell",
     "heartbeat",
     "heartbeats",
@@ -55,7 +56,7 @@ def allowed(role: str, method: str, path: str) -> bool:
         return True
     if role == "viewer":
         return method in READS
-    worker_write = re.fullmatch(r"/api/trials/\{trial_id\}/(\w+)", path)
+    worker_write = re.fullmatch(r"/api/trials/\{trial_id\}/(\w+(?:/\w+)?)", path)
     if method in READS:
         return path.startswith(("/api/trials", "/api/datasets"))
     if (method, path) == ("POST", "/api/studies/{study_id}/ask"):

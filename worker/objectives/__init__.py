@@ -5,19 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from caviar.client import Client
-from worker.objectives.base import Paused, Pruned
+from worker.objectives.base import Paused, Pruned, Run
 from worker.objectives.function import run_function
 
-__all__ = ["Paused", "Pruned", "run_objective"]
+__all__ = ["Paused", "Pruned", "Run", "run_objective"]
 
 
 def run_objective(
-    client: Client,
-    trial_id: int,
-    attempt: int,
-    params: dict[str, Any],
-    objective: dict[str, Any],
-    seed: int = 0,
+    client: Client, run: Run, params: dict[str, Any], objective: dict[str, Any]
 ) -> float:
     """Run a trial's objective; return its final value, or raise ``Pruned``."""
     kind = objective.get("kind")
@@ -26,5 +21,5 @@ def run_objective(
     if kind == "train":
         from worker.objectives.train import run_train
 
-        return run_train(client, trial_id, attempt, params, objective, seed)
+        return run_train(client, run, params, objective)
     raise ValueError(f"a worker cannot run objective kind {kind!r}")

@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+
+from caviar.schemas import CommandPublic
+
+
+@dataclass(frozen=True)
+class Run:
+    """One attempt of a trial as its worker claimed it. ``resume``: whether a checkpoint may
+    exist to continue from; ``commands``: those pending at the claim (None: unknown, poll)."""
+
+    trial_id: int
+    attempt: int
+    seed: int = 0
+    resume: bool = True
+    commands: list[CommandPublic] | None = None
 
 
 class Pruned(Exception):

@@ -1,8 +1,9 @@
 """Panda mode in the worker: a person's commands reach the trainer between mini-batches.
 
-Commands arrive in report answers and, inside a long epoch, through a poll of the api every
-:data:`POLL_EVERY` seconds. The trainer applies them before its next mini-batch and acknowledges
-them before the one after (a poll), with the step whose report first shows them.
+Commands arrive in the claim's answer, in report answers and, inside a long epoch, through a
+poll of the api every :data:`POLL_EVERY` seconds. The trainer applies them before its next
+mini-batch and acknowledges them before the one after (a poll), with the step whose report
+first shows them.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ class Steering:
 
     def sent(self, count: int) -> None:
         del self._acks[:count]
+
+    def polled(self) -> None:
+        """A report's answer just brought the commands: the next poll can wait."""
+        self._last_poll = time.monotonic()
 
     def on_batch(self, trainer: Trainer) -> None:
         heartbeat.check()  # a refused heartbeat fenced this attempt off: stop here

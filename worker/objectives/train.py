@@ -1,4 +1,4 @@
-"""The ``train`` objective: the NumPy trainer, reporting every epoch, obeying ``prune`` and a
+"""The ``train`` objective: the NumPy trainer, reporting its epochs, obeying ``prune`` and a
 person's commands, and checkpointing through the api."""
 
 from __future__ import annotations
@@ -8,11 +8,13 @@ from typing import Any
 import numpy as np
 
 from caviar.client import Client
+from caviar.settings import Settings
 from caviar.trainer_params import trial_hyperparameters
 from worker.nn import checkpoint
 from worker.nn.training import Trainer
-from worker.objectives.base import Paused, Pruned
+from worker.objectives.base import Paused, Run
 from worker.objectives.datasets import load_dataset
+from worker.objectives.reporting import FLUSH_EVERY, CheckpointClock, Reports
 from worker.objectives.steering import PauseRequested, Steering
 
 
@@ -21,33 +23,32 @@ def hyperparameters(objective: dict[str, Any], params: dict[str, Any]) -> dict[s
     return trial_hyperparameters(objective.get("epochs", 20), objective.get("fixed", {}), params)
 
 
-def run_train(
-    client: Client,
-    trial_id: int,
-    attempt: int,
-    params: dict[str, Any],
-    objective: dict[str, Any],
-    seed: int,
-) -> float:
-    """Train, report the metrics after every epoch, return the final value of the metric.
+def run_train(client: Client, run: Run, params: dict[str, Any], objective: dict[str, Any]) -> float:
+    """Train, report the metrics of every epoch, return the final value of the metric.
 
     Continues from the trial's latest checkpoint when it has one (a resumed, requeued or forked
-    trial), writes one every ``checkpoint_every`` epochs and at the end, and applies the
-    commands that reach it between mini-batches. Raises ``Pruned`` when the api says so,
-    ``Paused`` after a pause was stored, and ``TrainingDiverged`` (failing the trial) when the
-    loss becomes NaN or infinite.
+    trial; ``run.resume`` False: the first attempt of a trial that is not a fork, which has none),
+    reports and checkpoints as ``worker.objectives.reporting`` says (by time for fast
+    epochs, always at the end), and applies the commands that reach it between mini-batches.
+    Raises ``Pruned`` when the api says so, ``Paused`` after a pause was stored, and
+    ``TrainingDiverged`` (failing the trial) when the loss becomes NaN or infinite.
     """
+    trial_id, attempt = run.trial_id, run.attempt
     data = load_dataset(client, objective["dataset"])
     metric = objective.get("metric", "val_loss")
-    every = int(objective.get("checkpoint_every", 5))
     steering = Steering(client, trial_id, attempt)
+    if run.commands is not None:  # those pending at the claim: no poll needed to learn them
+        steering.receive(run.commands)
+        steering.polled()
+    reports = Reports(client, trial_id, attempt, steering, FLUSH_EVERY)
+    clock = CheckpointClock(objective.get("checkpoint_every"), Settings().checkpoint_seconds)
     trainer = Trainer(
         data,
         hyperparameters(objective, params),
-        np.random.default_rng(seed),
+        np.random.default_rng(run.seed),
         on_batch=steering.on_batch,
     )
-    found = client.checkpoint(trial_id)
+    found = client.checkpoint(trial_id) if run.resume else None
     if found is not None:
         trainer.load_state(checkpoint.loads(found[1]))
     value: float | None = None
@@ -56,17 +57,15 @@ def run_train(
             metrics = trainer.run_epoch()
             epoch = trainer.epochs_done
             value = metrics[metric]
-            acks = steering.acks()
-            answer = client.report(
-                trial_id, attempt, step=epoch, value=value, metrics=metrics, applied=acks
-            )
-            steering.sent(len(acks))
-            if answer.prune:
-                raise Pruned(value, answer.reason)
-            steering.receive(answer.commands)
-            if (every and epoch % every == 0) or epoch == trainer.config.epochs:
+            reports.add(epoch, value, metrics)
+            save = clock.due(epoch, trainer.config.epochs)
+            if save or reports.due():
+                reports.flush()  # a checkpoint's steps are reported before it is stored
+            if save:
                 client.put_checkpoint(trial_id, attempt, epoch, checkpoint.dumps(trainer.state()))
+                clock.written()
     except PauseRequested as pause:
+        reports.flush()
         client.put_checkpoint(trial_id, attempt, pause.step, pause.state)
         applied = [*steering.acks(), {"id": pause.command_id, "step": pause.step}]
         client.paused(trial_id, attempt, pause.step, applied)
