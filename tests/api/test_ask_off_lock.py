@@ -12,11 +12,13 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api.db.models import Region, Study, Trial
 from api.db.session import Database
-from api.studies import scheduling
+from api.studies import asking, scheduling
 from api.studies.ask_batches import Batches
+from api.studies.asking import PLANS
 from caviar.client import Client
 from tests.services import Backend, api_server
 
@@ -86,6 +88,46 @@ def test_two_plans_from_one_snapshot_never_both_write(be: Backend, api_url: str)
         assert sorted(t.number for t in trials) == list(range(8))
         assert {t.region_id for t in late} <= {r.id for r in regions}
         assert all(t.params not in [x.params for x in second.suggestions] for t in late)
+    finally:
+        db.dispose()
+
+
+def test_a_stale_plan_is_planned_again_and_the_last_try_computes_under_the_lock(
+    be: Backend, api_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer creates a trial between each plan and its write: the ask plans again off
+    the lock, and after ``tries`` stale plans computes under the lock; every number once."""
+    db = Database(be.database_url)
+    planned = scheduling.plan_ask
+    plans_made: list[scheduling.Plan | None] = []
+
+    def raced(reader: Session, study_id: int, count: int) -> scheduling.Plan | None:
+        plan = planned(reader, study_id, count)
+        plans_made.append(plan)
+        with db.session() as other:  # another replica's ask, between the plan and the write
+            scheduling.ask(other, study_id, 1)
+            other.commit()
+        return plan
+
+    def outcome(name: str) -> float:
+        return PLANS.labels(name)._value.get()
+
+    try:
+        with Client(api_url) as c:
+            sid = c2f_study(c, 40)
+        monkeypatch.setattr(scheduling, "plan_ask", raced)
+        before = {k: outcome(k) for k in ("held", "stale", "locked")}
+        with db.session() as s, db.read_session() as r:
+            got = asking.ask_off_lock(s, r, sid, 2, tries=3)
+            s.commit()
+        assert len(plans_made) == 2  # two stale plans, then the ask computed under the lock
+        assert outcome("stale") - before["stale"] == 2
+        assert outcome("locked") - before["locked"] == 1
+        assert outcome("held") == before["held"]
+        assert [t.number for t in got] == [2, 3]  # the racing writer took 0 and 1
+        with db.read_session() as r:
+            numbers = r.scalars(select(Trial.number).where(Trial.study_id == sid)).all()
+        assert sorted(numbers) == [0, 1, 2, 3]
     finally:
         db.dispose()
 
