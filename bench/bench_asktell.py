@@ -22,6 +22,15 @@ study's lock (the api's ``caviar_study_lock_held_seconds``, from the lock to the
 SQLite every other write waits behind it):
 
     python bench/bench_asktell.py --strategies [--sizes 1000,10000,100000] [--backends sqlite]
+
+``--fleet`` measures a fleet of clients on one study: ``--clients`` threads (16 here), each with
+its own connection, ask one trial and tell it, over and over, on a random study and on a
+coarse_to_fine study that each already hold ``--finished`` completed trials; the two take
+turns ``--repeats`` times. It prints round trips per second, the asks' median and p95 latency,
+coarse_to_fine's ratio to random, and how the asks' suggestion plans fared (the api's
+``caviar_ask_plans_total``: written, planned again, computed under the lock):
+
+    python bench/bench_asktell.py --fleet --clients 16 [--finished 1000] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -394,6 +403,87 @@ def strategy_cost(kind: str, sizes: list[int], window: int) -> None:
         print(f"[{kind}] c2f growth {rows[0][0]} -> {rows[1][0]}: {b / a:.2f}x")
 
 
+def fleet_round(url: str, sid: int, clients: int, per: int) -> tuple[float, list[float]]:
+    """``clients`` threads, ``per`` ask+tell round trips each, on study ``sid``: round trips
+    per second, and every ask's latency (ms)."""
+    asks: list[list[float]] = [[] for _ in range(clients)]
+    ready = threading.Barrier(clients + 1)
+
+    def loop(k: int) -> None:
+        with Client(url, timeout=120) as c:
+            c.study(sid)  # connected before the clock starts
+            ready.wait()
+            for _ in range(per):
+                t0 = time.perf_counter()
+                [t] = c.ask(sid, 1)
+                asks[k].append(1e3 * (time.perf_counter() - t0))
+                c.tell(t.id, 1, "completed", loss(t.params))
+
+    with ThreadPoolExecutor(clients) as pool:
+        futures = [pool.submit(loop, k) for k in range(clients)]
+        ready.wait()
+        t0 = time.perf_counter()
+        for f in futures:
+            f.result()
+        elapsed = time.perf_counter() - t0
+    return clients * per / elapsed, [x for a in asks for x in a]
+
+
+def ask_plans(url: str) -> dict[str, float]:
+    """The api's ``caviar_ask_plans_total``, by outcome."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics").text):
+        if family.name == "caviar_ask_plans":
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    out[sample.labels["outcome"]] = sample.value
+    return out
+
+
+def fleet_cost(kind: str, finished: int, clients: int, per: int, repeats: int) -> None:
+    """Random and coarse_to_fine, each with a fleet of ``clients`` on one study of
+    ``finished`` completed trials, taking turns ``repeats`` times."""
+    rows: list[tuple[float, float, float, float, float, float]] = []
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        backend(kind, Path(tmp)) as be,
+        api_server(be, CAVIAR_RECONCILE_INTERVAL="5", **BLAS_ENV) as url,
+        Client(url, timeout=120) as c,
+    ):
+        extra = repeats * clients * per + 40
+        sids = {s: seeded_study(c, be.database_url, s, finished, extra) for s in STRATEGIES}
+        for sid in sids.values():
+            round_trips(c, sid, 20)  # warm: the first ask reads the history
+        for r in range(repeats):
+            got: dict[str, tuple[float, float, float]] = {}
+            for strategy, sid in sids.items():
+                plans, cpu0 = ask_plans(url), api_cpu_seconds(url)
+                rate, lat = fleet_round(url, sid, clients, per)
+                after, cpu = ask_plans(url), api_cpu_seconds(url) - cpu0
+                lat.sort()
+                p50, p95 = median(lat), lat[int(0.95 * len(lat))]
+                got[strategy] = (rate, p50, p95)
+                fared = ", ".join(
+                    f"{k} {after.get(k, 0) - plans.get(k, 0):.0f}"
+                    for k in ("held", "stale", "locked")
+                )
+                print(
+                    f"[{kind}] run {r + 1} {strategy:14} {clients} clients, {finished}+ finished:"
+                    f" {rate:6.1f} round trips/s, ask median {p50:6.1f} ms, p95 {p95:6.1f} ms"
+                    f" (api CPU {1e3 * cpu / (clients * per):.1f} ms/round trip;"
+                    f" load {os.getloadavg()[0]:.2f}; plans: {fared})",
+                    flush=True,
+                )
+            rows.append((*got["random"], *got["coarse_to_fine"]))
+    print()
+    print(f"[{kind}] {clients} clients   random rt/s  p95 ms | c2f rt/s  p95 ms | c2f/random rt/s")
+    for rr, _, rp, cr, _, cp in rows:
+        print(f"[{kind}]              {rr:8.1f} {rp:7.1f} | {cr:8.1f} {cp:7.1f} | {cr / rr:6.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--trials", type=int, default=10_000, help="Caviar trials per backend")
@@ -404,8 +494,16 @@ def main() -> None:
     ap.add_argument("--strategies", action="store_true", help="coarse_to_fine vs random cost")
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--window", type=int, default=200, help="round trips measured per size")
+    ap.add_argument("--fleet", action="store_true", help="a fleet of clients on one study")
+    ap.add_argument("--finished", type=int, default=1_000, help="--fleet: finished trials")
+    ap.add_argument("--per-client", type=int, default=40, help="--fleet: round trips each")
+    ap.add_argument("--repeats", type=int, default=3, help="--fleet: turns of each strategy")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.fleet:
+        for kind in args.backends.split(","):
+            fleet_cost(kind, args.finished, args.clients, args.per_client, args.repeats)
+        return
     if args.strategies:
         sizes = [int(x) for x in args.sizes.split(",")]
         for kind in args.backends.split(","):

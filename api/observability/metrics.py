@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from api.db.models import Trial
 from api.fleet import service as fleet
+from api.studies.asking import PLANS
 from api.trials.events import EVENT_KINDS
 from api.trials.lock_timing import LOCK_HELD
 from caviar.states import TRIAL_STATES
@@ -87,5 +88,6 @@ class ApiMetrics:
             registry=self.registry,
         )
         self.registry.register(LOCK_HELD)
+        self.registry.register(PLANS)
         ProcessCollector(registry=self.registry)  # process_cpu_seconds_total and its kin
         self.registry.register(FleetCollector(state))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 import numpy as np
-from scipy.linalg import cho_solve, cholesky, solve_triangular
+from scipy.linalg import cho_solve, cholesky, get_lapack_funcs, solve_triangular
 from scipy.optimize import minimize
 from scipy.special import erfcx, ndtr
 
@@ -26,6 +26,20 @@ _SQRT5 = math.sqrt(5.0)
 
 
 _MIN_NOISE = 1e-6
+
+
+def _lower_solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``solve_triangular(a, b, lower=True, check_finite=False)`` for float64 ``a`` (square,
+    lower triangular) and ``b``: the same LAPACK call, without the wrapper's per-call checks
+    (about 50 µs, paid thousands of times by one batch of suggestions)."""
+    (trtrs,) = get_lapack_funcs(("trtrs",), (a, b))
+    if a.flags.f_contiguous:
+        x, info = trtrs(a, b, lower=1, trans=0)
+    else:  # trtrs expects Fortran order: solve the transposed system, as scipy does
+        x, info = trtrs(a.T, b, lower=0, trans=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"triangular solve failed (info {info})")
+    return x
 
 
 def components(u1: np.ndarray, c1: np.ndarray, u2: np.ndarray, c2: np.ndarray) -> np.ndarray:
@@ -304,7 +318,7 @@ class GaussianProcess:
         """Mean and standard deviation of the latent function at the rows (u, c)."""
         ks = _matern(_scaled_r2(u, c, self.u, self.c, self.lengthscales), self.signal)
         mean = ks @ self.alpha
-        v = solve_triangular(self.chol, ks.T, lower=True, check_finite=False)
+        v = _lower_solve(self.chol, ks.T)
         var = np.maximum(self.signal - (v * v).sum(0), 1e-12)
         return mean, np.sqrt(var)
 
@@ -335,11 +349,13 @@ class FantasyPosterior:
 
     def __init__(self, gp: GaussianProcess) -> None:
         self.gp = gp
-        self._u: list[np.ndarray] = []
-        self._c: list[np.ndarray] = []
-        self._v: list[np.ndarray] = []  # L⁻¹ k(X, x_i)
-        self._g: list[np.ndarray] = []  # g_j(x_i), j < i
-        self._s: list[float] = []  # sqrt(var_{i−1}(x_i) + noise)
+        n, nu, nc = len(gp.y), gp.u.shape[1], gp.c.shape[1]
+        self._u = np.zeros((0, nu))  # the fantasies, one row each
+        self._c = np.zeros((0, nc), dtype=gp.c.dtype)
+        self._v = np.zeros((0, n))  # row i: L⁻¹ k(X, x_i)
+        # Lower triangular: row i holds g_j(x_i) for j < i, and sqrt(var_{i−1}(x_i) + noise) on
+        # the diagonal; a point's factors g solve (this) · g = cov(point, fantasies).
+        self._lower = np.zeros((0, 0))
 
     def prepare(self, u: np.ndarray, c: np.ndarray, single: bool = False) -> PointSet:
         """The points (u, c), ready for ``std``. ``single``: computed in single precision,
@@ -349,7 +365,7 @@ class FantasyPosterior:
         gp = self.gp
         if not single:
             ks = _matern(_scaled_r2(u, c, gp.u, gp.c, gp.lengthscales), gp.signal)
-            v = solve_triangular(gp.chol, ks.T, lower=True, check_finite=False)
+            v = _lower_solve(gp.chol, ks.T)
             var0 = np.maximum(gp.signal - (v * v).sum(0), 1e-12)
             return PointSet(u, c, ks @ gp.alpha, var0, v, [])
         origin, b, bb, inverse, alpha = gp.single()
@@ -366,9 +382,12 @@ class FantasyPosterior:
 
     def std(self, points: PointSet) -> np.ndarray:
         """Posterior standard deviation at ``points`` given every fantasy added so far."""
-        for i in range(len(points.g), len(self._v)):
-            points.g.append(self._g_of(points, i))
-        var = points.var0 - sum((g * g for g in points.g), np.zeros_like(points.var0))
+        lo, hi = len(points.g), len(self._v)
+        if hi > lo:
+            for g in self._factors(points, lo, hi):
+                points.g.append(g)
+                points.sq = points.sq + g * g
+        var = points.var0 - points.sq
         return np.sqrt(np.maximum(var, 1e-12))
 
     def add(self, u: np.ndarray, c: np.ndarray) -> None:
@@ -376,21 +395,28 @@ class FantasyPosterior:
         for k in range(len(u)):
             point = self.prepare(u[k : k + 1], c[k : k + 1])
             var = float(self.std(point)[0] ** 2)
-            self._u.append(u[k])
-            self._c.append(c[k])
-            self._v.append(point.v[:, 0])
-            self._g.append(np.array([g[0] for g in point.g]))
-            self._s.append(math.sqrt(var + self.gp.noise))
+            f = len(self._v)
+            lower = np.zeros((f + 1, f + 1))
+            lower[:f, :f] = self._lower
+            lower[f, :f] = [g[0] for g in point.g]
+            lower[f, f] = math.sqrt(var + self.gp.noise)
+            self._lower = lower
+            self._u = np.vstack([self._u, u[k : k + 1]])
+            self._c = np.vstack([self._c, c[k : k + 1]])
+            self._v = np.vstack([self._v, point.v[:, 0][None]])
 
-    def _g_of(self, points: PointSet, i: int) -> np.ndarray:
+    def _factors(self, points: PointSet, lo: int, hi: int) -> np.ndarray:
+        """The rank-one factors g_i(points) of the fantasies lo ≤ i < hi, one row each, given
+        those below ``lo`` (already in ``points.g``): g_i = (cov_i − Σ_{j<i} g_j·G[i, j]) / s_i,
+        solved for the whole block at once."""
         gp = self.gp
         k0 = gp.signal * _matern(
-            _scaled_r2(points.u, points.c, self._u[i][None], self._c[i][None], gp.lengthscales)
+            _scaled_r2(points.u, points.c, self._u[lo:hi], self._c[lo:hi], gp.lengthscales)
         )
-        cov = k0[:, 0] - points.v.T @ self._v[i].astype(points.v.dtype)
-        for j in range(i):
-            cov -= points.g[j] * self._g[i][j]
-        return cov / self._s[i]
+        cov = k0 - points.v.T @ self._v[lo:hi].T.astype(points.v.dtype)
+        if lo:
+            cov -= np.stack(points.g, axis=1) @ self._lower[lo:hi, :lo].T
+        return _lower_solve(self._lower[lo:hi, lo:hi], cov.T)
 
 
 @dataclass
@@ -404,3 +430,4 @@ class PointSet:
     var0: np.ndarray
     v: np.ndarray
     g: list[np.ndarray]
+    sq: np.ndarray | float = 0.0  # Σ g², added in the order of ``g``

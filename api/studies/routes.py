@@ -11,9 +11,9 @@ from api.deps import DispatcherDep, ReadSessionDep, SessionDep
 from api.openapi import responses
 from api.params import Offset, StudyId
 from api.publish import trial_public
+from api.studies import asking, retest_schedule
 from api.studies import edits as study_edits
 from api.studies import regions as region_service
-from api.studies import retest_schedule, scheduling
 from api.studies import service as study_service
 from api.studies.recommendation import recommendation
 from api.trials.study import lock
@@ -169,18 +169,9 @@ def ask(
     409 when the study's objective is not ``external``. Nothing to hand out: ``retry_after``
     seconds when the study still needs clients (trials paused, queued or in flight), none when
     it has finished."""
-    # The suggestions are computed first, without the study's write lock; the write only
-    # checks that they still hold, allocates the numbers and stores the trials.
-    ahead = scheduling.plan_ask(reader, study_id, body.count)
-    reader.rollback()
-    trials = scheduling.ask(session, study_id, body.count, ahead)
-    answer = AskAnswer(
-        data=[trial_public(t, claim=True) for t in trials],
-        count=len(trials),
-        retry_after=None if trials else scheduling.retry_after(session, study_id),
-    )
-    session.commit()
-    return answer
+    # The suggestions are computed without the study's write lock, for every ask of the study
+    # that waits meanwhile; the write only checks that they still hold (``asking``).
+    return asking.answer(session, reader, study_id, body.count)
 
 
 @router.get(

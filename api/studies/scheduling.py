@@ -2,7 +2,8 @@
 
 Every function here but ``plan`` runs inside a write transaction that holds the study row's lock
 (``lock``), so trial numbers are unique and the in-flight count is exact under concurrent
-requests. ``plan`` reads without the lock; its suggestions are used only if they still hold.
+requests. ``plan`` reads without the lock; its suggestions are used only if they still hold
+(``plan_holds``, the off-lock write's conflict rule).
 """
 
 from __future__ import annotations
@@ -109,6 +110,30 @@ def plan(session: Session, study: Study, config: StudyCreate, count: int) -> Pla
     return Plan(study.trial_count, tuple(r.id for r in regions), suggestions)
 
 
+class StalePlan(Exception):
+    """The plan no longer holds (``plan_holds``): the caller rolls back and plans again."""
+
+
+def plan_holds(session: Session, study: Study, plan: Plan, numbers: list[int]) -> bool:
+    """The off-lock write's conflict rule, checked under the study's lock: a plan's first
+    ``len(numbers)`` suggestions may be written as the trials ``numbers`` when no trial and no
+    region of the study was created since its snapshot (the study's ``trial_count`` and its
+    region ids are those the plan read; every trial, fork, re-test trial and warm start raises
+    ``trial_count``, and a region is stored only with a trial that uses it).
+
+    So two plans from one snapshot never both write: the first raises ``trial_count``, the
+    second fails here, and no region is drafted twice and no point is suggested without the
+    other's trials as pending. What the rule accepts is bounded staleness: trials that finished
+    since the snapshot were in flight in it, so the plan fantasised their values instead of
+    learning them: at most the study's in-flight count of results, as with any batch."""
+    return (
+        plan.trial_count == study.trial_count
+        and len(numbers) <= len(plan.suggestions)
+        and [s.number for s in plan.suggestions[: len(numbers)]] == numbers
+        and plan.regions == tuple(region_service.region_ids(session, study.id))
+    )
+
+
 def create_trials(
     session: Session,
     study: Study,
@@ -117,21 +142,20 @@ def create_trials(
     *,
     running: bool = False,
     plan: Plan | None = None,
+    strict: bool = False,
 ) -> list[Trial]:
     """Create ``count`` trials with the next numbers, params from the study's strategy (from
-    ``plan`` when it still holds); ``running``: handed out at once (``ask``)."""
+    ``plan`` when it still holds); ``running``: handed out at once (``ask``). ``strict``: raise
+    ``StalePlan`` instead of computing the suggestions here, under the lock, when there is no
+    plan or it no longer holds."""
     if count <= 0:
         return []
     space = dict(config.space)
     numbers = list(range(study.trial_count, study.trial_count + count))
-    fresh = (
-        plan is not None
-        and plan.trial_count == study.trial_count
-        and [s.number for s in plan.suggestions] == numbers
-        and plan.regions == tuple(region_service.region_ids(session, study.id))
-    )
-    if plan is not None and fresh:
-        suggestions = plan.suggestions
+    if plan is not None and plan_holds(session, study, plan, numbers):
+        suggestions = plan.suggestions[:count]
+    elif strict:
+        raise StalePlan(study.id)
     else:
         suggestions = _suggest(session, study, config, numbers)[1]
     for s in suggestions:
@@ -205,14 +229,22 @@ def plan_ask(session: Session, study_id: int, count: int) -> Plan | None:
     return plan(session, study, config, room) if room > 0 else None
 
 
-def ask(session: Session, study_id: int, count: int, ahead: Plan | None = None) -> list[Trial]:
+def ask(
+    session: Session,
+    study_id: int,
+    count: int,
+    ahead: Plan | None = None,
+    *,
+    strict: bool = False,
+) -> list[Trial]:
     """Hand out up to ``count`` running trials of an external study, each with its claim:
     waiting ones (requeued, resumed) first.
 
     A study that is no longer running hands out only a re-test round's requeued trials, and
     otherwise an empty list (not an error), so a client's ``while trials := ask(...)`` loop
     ends cleanly when the study completes. ``ahead`` (from ``plan_ask``) saves the suggestion
-    work under the lock when it still holds.
+    work under the lock when it still holds; ``strict``: raise ``StalePlan`` (after writes
+    the caller rolls back) rather than compute suggestions under the lock.
     """
     study = lock(session, study_id, "ask")
     config = config_of(study)
@@ -232,7 +264,7 @@ def ask(session: Session, study_id: int, count: int, ahead: Plan | None = None) 
     requeued = lifecycle.hand_out(session, waiting)
     room = min(count - len(requeued), config.max_trials - search_trials(study))
     room = room if study.status == "running" else 0
-    fresh = create_trials(session, study, config, room, running=True, plan=ahead)
+    fresh = create_trials(session, study, config, room, running=True, plan=ahead, strict=strict)
     return requeued + fresh
 
 

@@ -19,6 +19,7 @@ until the reaper requeues or fails it.
 
 from __future__ import annotations
 
+import functools
 import gc
 import threading
 from collections import OrderedDict
@@ -27,7 +28,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, case, exists, func, null, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    bindparam,
+    case,
+    exists,
+    func,
+    null,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session, aliased
 
 from api.db.models import Study, Trial, TrialReport
@@ -148,24 +160,8 @@ class SearchHistory:
         # The trials in flight come with what a strategy needs of them, and so do the finished
         # ones when the range was short at the previous read (the usual case): then the new
         # ones need no second query.
-        flying = Trial.state.in_(IN_FLIGHT)
-        scored = learned()
         whole = 0 <= entry.span <= _SHORT_SPAN  # a first read loads in bulk (``_load``)
-        shown = (flying | scored) if whole else flying
-        above = session.execute(
-            select(
-                Trial.id,
-                Trial.number,
-                Trial.state,
-                Trial.value,
-                type_coerce(case((shown, Trial.params)), Trial.params.type),
-                Trial.region_id,
-                Trial.stage,
-                Trial.retest_round_id.is_(None),
-                case((scored, _last_step())) if whole else null(),
-                scored.label("learned"),
-            ).where(Trial.study_id == study.id, Trial.number >= entry.low)
-        ).all()
+        above = session.execute(_above(whole), {"study": study.id, "low": entry.low}).all()
         entry.span = len(above)
         low = min((r.number for r in above if r.state in UNFINISHED), default=None)
         new = [r for r in above if r.learned and r.id not in entry.ids]
@@ -193,6 +189,27 @@ class SearchHistory:
                 # out of the collector's reach (with whatever else is alive now, once per read).
                 gc.freeze()
         return in_flight
+
+
+@functools.cache
+def _above(whole: bool) -> Select[Any]:
+    """The trials of study ``:study`` numbered ``:low`` or more, with what ``_refresh`` needs of
+    them (built once: building it costs more than running it)."""
+    flying = Trial.state.in_(IN_FLIGHT)
+    scored = learned()
+    shown = (flying | scored) if whole else flying
+    return select(
+        Trial.id,
+        Trial.number,
+        Trial.state,
+        Trial.value,
+        type_coerce(case((shown, Trial.params)), Trial.params.type),
+        Trial.region_id,
+        Trial.stage,
+        Trial.retest_round_id.is_(None),
+        case((scored, _last_step())) if whole else null(),
+        scored.label("learned"),
+    ).where(Trial.study_id == bindparam("study"), Trial.number >= bindparam("low"))
 
 
 def learned() -> ColumnElement[bool]:

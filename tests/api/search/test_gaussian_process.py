@@ -121,6 +121,29 @@ def test_the_fantasy_update_equals_a_refit_with_the_fantasised_values() -> None:
     assert np.allclose(post.std(points), std, atol=1e-6)
 
 
+def test_the_fantasy_factors_solved_by_blocks_equal_a_refit_whenever_they_are_read() -> None:
+    """A point set read between fantasies (its factors then come one block at a time, on top
+    of those it holds) and one prepared after all of them give the refit's variance."""
+    u, c, y = data(30, 3, 1, 12)
+    gp = GaussianProcess.fit(u, c, y)
+    post = FantasyPosterior(gp)
+    rng = np.random.default_rng(13)
+    fu, fc = rng.random((6, 3)), rng.integers(0, 3, (6, 1))
+    tu, tc = rng.random((50, 3)), rng.integers(0, 3, (50, 1))
+    early = post.prepare(tu, tc)
+    believed: list[float] = []
+    full = gp
+    for lo, hi in ((0, 1), (1, 3), (3, 6)):  # blocks of one, two and three fantasies
+        for k in range(lo, hi):
+            post.add(fu[k : k + 1], fc[k : k + 1])
+            m, _ = full.posterior(fu[k : k + 1], fc[k : k + 1])
+            believed.append(m[0])
+            full = gp.condition(fu[: k + 1], fc[: k + 1], np.array(believed))
+        _, std = full.posterior(tu, tc)
+        assert np.allclose(post.std(early), std, atol=1e-6)
+    assert np.allclose(post.std(post.prepare(tu, tc)), std, atol=1e-6)
+
+
 def test_the_leave_one_out_density_equals_refits_without_each_point() -> None:
     u, c, y = data(20, 2, 1, 11)
     comps = components(u, c, u, c)
