@@ -39,13 +39,14 @@ PLANS = Counter(
     registry=None,
 )
 
-#: The api process's batches of concurrent asks, by study.
+#: The api process's batches of concurrent asks, by database and study.
 BATCHES: Batches[AskAnswer] = Batches()
 
 
 def answer(session: Session, reader: Session, study_id: int, count: int) -> AskAnswer:
     """The answer to one ask of ``count`` trials (see the module docstring); commits."""
-    return BATCHES.run(study_id, count, lambda counts: serve(session, reader, study_id, counts))
+    key = (str(session.get_bind().url), study_id)  # one app per database, even in one process
+    return BATCHES.run(key, count, lambda counts: serve(session, reader, study_id, counts))
 
 
 def serve(session: Session, reader: Session, study_id: int, counts: list[int]) -> list[AskAnswer]:
