@@ -27,10 +27,12 @@ class Fleet:
         return worker
 
     def training(self) -> Process | None:
-        """A worker whose latest api call reported an epoch: busy training a trial."""
+        """A worker whose latest api call started a trial or reported its epochs (at most every
+        0.5 s, in batches): busy training a trial."""
         for w in self.workers:
             calls = [line for line in w.output().splitlines() if "HTTP Request" in line]
-            if calls and "/reports" in calls[-1] and w.proc.poll() is None:
+            busy = calls and ("/reports" in calls[-1] or "/start " in calls[-1])
+            if busy and w.proc.poll() is None:
                 return w
         return None
 
