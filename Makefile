@@ -26,8 +26,12 @@ install: $(RUNTIME)
 up: $(RUNTIME)
 	$(BIN)/caviar up --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
+# Two test processes (pytest-xdist): most tests wait on real processes (apis, workers, a
+# browser), so two share two cores well; a module's tests stay together with its api.
+TEST_JOBS ?= 2
+
 test: $(DEV)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile
 
 lint: $(DEV)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
