@@ -31,7 +31,7 @@ up: $(RUNTIME)
 TEST_JOBS ?= 2
 
 test: $(DEV)
-	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder
 
 lint: $(DEV)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

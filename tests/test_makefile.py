@@ -40,4 +40,8 @@ def test_make_up_installs_the_runtime_only() -> None:
 def test_make_test_installs_the_dev_extras() -> None:
     plan = planned("test")
     assert "pip install --quiet -e '.[dev]'" in plan
-    assert plan.strip().splitlines()[-1].endswith("python -m pytest -n 2 --dist loadfile")
+    assert (
+        plan.strip()
+        .splitlines()[-1]
+        .endswith("python -m pytest -n 2 --dist loadfile --no-loadscope-reorder")
+    )
