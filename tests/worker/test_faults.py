@@ -16,7 +16,7 @@ def test_killed_worker_trial_is_requeued_and_finished(be: Backend, api_url: str)
         "objective": {
             "kind": "train",
             "dataset": "digits",
-            "epochs": 40,
+            "epochs": 400,
             "metric": "val_loss",
             "fixed": {"hidden_units": 64, "batch_size": 16},
         },
@@ -40,4 +40,4 @@ def test_killed_worker_trial_is_requeued_and_finished(be: Backend, api_url: str)
             wait_for(lambda: c.study(sid).status == "completed", 180, "the retried trial", log=w)
         [t] = c.trials(sid).data
         assert t.state == "completed" and t.attempt == 2
-        assert [r.step for r in c.reports(t.id).data] == list(range(1, 41))
+        assert [r.step for r in c.reports(t.id).data] == list(range(1, 401))
