@@ -22,6 +22,10 @@ class WorkerPublic(BaseModel):
     current_trial: TrialRef | None
     last_heard: datetime | None
     finished: int = Field(description="Trials finished (completed, pruned, failed) by it")
+    running: int = Field(
+        default=0,
+        description="Trials it trains now: more than one when it trains them fused as one network",
+    )
 
 
 class TrialEventPublic(BaseModel):

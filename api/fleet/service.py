@@ -3,6 +3,7 @@ resends (from ``trial_events``), and the broker's queue depth."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select
@@ -40,6 +41,7 @@ def workers(session: Session, limit: int = 200) -> list[WorkerPublic]:
     ).all()
     names = [r.worker for r in rows]
     current: dict[str, TrialRef] = {}
+    holding: Counter[str] = Counter()
     if names:
         running = session.scalars(
             select(Trial)
@@ -47,6 +49,7 @@ def workers(session: Session, limit: int = 200) -> list[WorkerPublic]:
             .order_by(Trial.started_at)
         )
         for t in running:
+            holding[t.worker] += 1  # type: ignore[index]
             current[t.worker] = TrialRef(  # type: ignore[index]
                 id=t.id, study_id=t.study_id, number=t.number, attempt=t.attempt
             )
@@ -57,6 +60,7 @@ def workers(session: Session, limit: int = 200) -> list[WorkerPublic]:
             current_trial=current.get(r.worker),
             last_heard=r.heard,
             finished=int(r.finished or 0),
+            running=holding[r.worker],
         )
         for r in rows
     ]

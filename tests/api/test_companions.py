@@ -85,3 +85,14 @@ def test_a_paused_or_forked_trial_is_no_companion(client: Client) -> None:
     client.start(leader.id, 1)
     assert [c.id for c in client.companions(leader.id, 1, 5)] == [queued.id]
     assert client.trial(paused.id).state == "paused"
+
+
+def test_the_fleet_answer_counts_the_trials_a_worker_trains_fused(api_url: str) -> None:
+    with Client(api_url, worker="fleet-fused@host:1") as c:
+        sid = train_study(c, 4)
+        leader = c.trials(sid).data[0]
+        c.start(leader.id, 1)
+        assert len(c.companions(leader.id, 1, 3)) == 3
+        fleet = httpx.get(f"{api_url}/api/fleet").json()
+    [me] = [w for w in fleet["workers"] if w["worker"] == "fleet-fused@host:1"]
+    assert me["running"] == 4

@@ -25,7 +25,12 @@ function workerRow(w) {
     { "data-testid": "worker-row", "data-worker": w.worker },
     h("td", { "data-testid": "worker-name" }, w.worker),
     h("td", { "data-testid": "worker-host" }, w.host ?? "—"),
-    h("td", {}, w.current_trial ? trialLink(w.current_trial) : h("span", { class: "muted" }, "idle")),
+    h(
+      "td",
+      {},
+      w.current_trial ? trialLink(w.current_trial) : h("span", { class: "muted" }, "idle"),
+      w.running > 1 ? h("span", { class: "muted", "data-testid": "worker-fused" }, ` + ${w.running - 1} fused`) : null,
+    ),
     h("td", { "data-testid": "worker-heard", title: w.last_heard ?? "" }, ago(w.last_heard)),
     h("td", { class: "num", "data-testid": "worker-finished" }, w.finished),
   );
