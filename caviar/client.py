@@ -110,6 +110,10 @@ class Client:
             self._claims[(trial.id, trial.attempt)] = trial.claim
         return trial
 
+    def claim_of(self, trial_id: int, attempt: int) -> str | None:
+        """The claim kept for an attempt, if this client claimed it."""
+        return self._claims.get((trial_id, attempt))
+
     def forget(self, trial_id: int, attempt: int) -> None:
         """Drop the claim kept for an attempt this client is done with."""
         self._claims.pop((trial_id, attempt), None)

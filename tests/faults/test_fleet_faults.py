@@ -132,6 +132,43 @@ def test_workers_killed_mid_epoch_lose_nothing(
     assert sum(t.attempt - 1 for t in trials) == len(requeues)
 
 
+def test_a_worker_killed_mid_fused_run_loses_and_duplicates_nothing(
+    fleet_be: Backend, api: ApiProcess, db: sa.Engine
+) -> None:
+    """Four trials trained fused; their worker killed mid-run: each member is requeued alone
+    and continued from its own checkpoint by the next worker, each epoch reported once."""
+    epochs = 300
+    with Client(api.url) as c, fleet_of(fleet_be, api.url, 1) as fleet:
+        fixed = {**QUICK_EPOCH, "layers": 1, "epochs": epochs}
+        body = train_study("fused-kill", fixed, heartbeat_grace=2.0)
+        sid = c.create_study({**body, "max_trials": 4, "parallelism": 4, "max_attempts": 5}).id
+        doomed = fleet.workers[0]
+        wait_for(
+            lambda: all(len(c.reports(t.id).data) >= 2 for t in c.trials(sid).data),
+            90,
+            "every member's first epochs",
+            log=doomed,
+        )
+        assert "training 4 trials fused" in doomed.output()
+        fleet.replace(doomed)
+        assert [t.state for t in c.trials(sid).data] == ["running"] * 4
+        wait_for(lambda: c.study(sid).status == "completed", 180, "the study", log=fleet.workers[0])
+        trials = c.trials(sid).data
+        assert [(t.state, t.attempt) for t in trials] == [("completed", 2)] * 4
+        for t in trials:
+            curve = c.reports(t.id).data
+            assert [r.step for r in curve] == list(range(1, epochs + 1))
+            attempts = [r.attempt for r in curve]
+            assert attempts == sorted(attempts) and attempts[-1] == 2
+    log = events(db, sid)
+    fused = [e for e in log if e[2] == "claimed" and "fused with" in e[3]]
+    assert len(fused) == 3 and {e[1] for e in fused} == {1}
+    claims = Counter((trial, attempt) for trial, attempt, kind, _ in log if kind == "claimed")
+    assert max(claims.values()) == 1 and len(claims) == 8  # each attempt claimed once
+    requeues = [e for e in log if e[2] == "requeued"]
+    assert len(requeues) == 4 and all("no heartbeat" in e[3] for e in requeues)
+
+
 def test_redis_restarted_empty_mid_study(
     fleet_be: Backend, api: ApiProcess, redis_server: RedisServer, db: sa.Engine
 ) -> None:
