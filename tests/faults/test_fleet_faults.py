@@ -108,7 +108,7 @@ def test_workers_killed_mid_epoch_lose_nothing(
 ) -> None:
     kills = 4
     with Client(api.url) as c, fleet_of(fleet_be, api.url, 2) as fleet:
-        body = train_study("kills", {**QUICK_EPOCH, "epochs": 40}, heartbeat_grace=2.0)
+        body = train_study("kills", {**QUICK_EPOCH, "epochs": 400}, heartbeat_grace=2.0)
         sid = c.create_study({**body, "max_trials": 6, "parallelism": 2, "max_attempts": 10}).id
         busy: Process | None = None
         for _ in range(kills):
@@ -121,7 +121,7 @@ def test_workers_killed_mid_epoch_lose_nothing(
         assert [t.state for t in trials] == ["completed"] * 6
         for t in trials:  # one curve: each epoch once, continued from checkpoints by later
             curve = c.reports(t.id).data  # attempts, and ended by the completing one
-            assert [r.step for r in curve] == list(range(1, 41))
+            assert [r.step for r in curve] == list(range(1, 401))
             attempts = [r.attempt for r in curve]
             assert attempts == sorted(attempts) and attempts[-1] == t.attempt
     log = events(db, sid)
@@ -173,8 +173,13 @@ def test_redis_restarted_empty_mid_study(
     fleet_be: Backend, api: ApiProcess, redis_server: RedisServer, db: sa.Engine
 ) -> None:
     """Messages waiting in Redis are gone after the restart; the api notices the shortfall in
-    the queue and resends them within seconds (its slow path would wait 120 s)."""
-    with Client(api.url) as c, worker_process(fleet_be, api.url, concurrency=1) as w:
+    the queue and resends them within seconds (its slow path would wait 120 s). The worker
+    trains one trial at a time, so that trials wait their turn in Redis (a fused run would
+    claim them from the queue)."""
+    with (
+        Client(api.url) as c,
+        worker_process(fleet_be, api.url, concurrency=1, CAVIAR_FUSE_MAX="1") as w,
+    ):
         body = train_study("redis", {**QUICK_EPOCH, "epochs": 6})
         sid = c.create_study({**body, "max_trials": 8, "parallelism": 4}).id
         wait_for(lambda: c.study(sid).counts["completed"] >= 2, 60, "two trials", log=w)
