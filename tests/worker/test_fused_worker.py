@@ -61,6 +61,8 @@ def test_same_shape_trials_train_fused_and_each_equals_its_alone_run(
         sid = c.create_study(body).id
         with worker_process(be, api_url, concurrency=1) as w:
             wait_for(lambda: c.study(sid).status == "completed", 120, "the study", log=w)
+            # The companions' own messages find them claimed: acknowledged and skipped.
+            wait_for(lambda: w.output().count("not started") == 3, 30, "the skips", log=w)
             log = w.output()
         trials = c.trials(sid).data
         assert "training 4 trials fused" in log, log[-3000:]
