@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     # than this many seconds after its previous checkpoint (and always at the end).
     checkpoint_seconds: float = 2.0
     # The most trials a worker trains at once as one fused network (worker/nn/fused.py);
-    # unset: what the fusion rule allows (16); 1: never fuse.
+    # unset: what the fusion rule allows (16); below its smallest fused run (3): never fuse.
     fuse_max: int | None = Field(default=None, ge=1, le=256)
     task_soft_time_limit: int = 3540
     task_time_limit: int = 3600

@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> None:
         type=int,
         default=None,
         help="most trials trained at once as one fused network (default: CAVIAR_FUSE_MAX, "
-        "else what the fusion rule allows; 1: never fuse)",
+        "else what the fusion rule allows; below 3: never fuse)",
     )
     parser.add_argument("--loglevel", default="INFO")
     parser.add_argument("--hostname", default=None)

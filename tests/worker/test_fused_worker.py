@@ -104,3 +104,21 @@ def test_a_set_or_a_pause_of_one_member_leaves_the_others_as_they_were(
         assert (resumed.state, resumed.attempt) == ("completed", 2)
         expected = alone(objective, paused.params, paused.number)
         assert curve(c, paused.id) == pytest.approx(expected, rel=1e-6)
+
+
+def test_the_worker_fuses_only_fresh_small_shapes_up_to_its_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from worker.objectives.base import Run
+    from worker.objectives.fused_train import fusion_size
+
+    objective = study_body(epochs=3, trials=1)["objective"]
+    fresh, resumed = Run(1, 1, resume=False), Run(1, 2, resume=True)
+    assert fusion_size(fresh, {}, objective) == 16  # 32 x 32: the rule's largest run
+    assert fusion_size(resumed, {}, objective) == 1  # continues from its checkpoint, alone
+    assert fusion_size(fresh, {"hidden_units": 256}, objective) == 1  # 32 x 256: no gain
+    assert fusion_size(fresh, {}, {**objective, "kind": "function"}) == 1
+    monkeypatch.setenv("CAVIAR_FUSE_MAX", "4")
+    assert fusion_size(fresh, {}, objective) == 4
+    monkeypatch.setenv("CAVIAR_FUSE_MAX", "2")  # below the rule's smallest fused run
+    assert fusion_size(fresh, {}, objective) == 1
