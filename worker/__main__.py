@@ -18,8 +18,8 @@ def main(argv: list[str] | None = None) -> None:
         "--fuse-max",
         type=int,
         default=None,
-        help="most trials trained at once as one fused network (default: CAVIAR_FUSE_MAX, "
-        "else what the fusion rule allows; below 3: never fuse)",
+        help="most trials trained at once as one fused network, within the fusion rule's "
+        "3 to 16 (default: CAVIAR_FUSE_MAX, else 1: never fuse)",
     )
     parser.add_argument("--loglevel", default="INFO")
     parser.add_argument("--hostname", default=None)

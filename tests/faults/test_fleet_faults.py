@@ -138,21 +138,22 @@ def test_a_worker_killed_mid_fused_run_loses_and_duplicates_nothing(
     """Four trials trained fused; their worker killed mid-run: each member is requeued alone
     and continued from its own checkpoint by the next worker, each epoch reported once."""
     epochs = 300
-    with Client(api.url) as c, fleet_of(fleet_be, api.url, 1) as fleet:
+    with Client(api.url) as c:
         fixed = {**QUICK_EPOCH, "layers": 1, "epochs": epochs}
         body = train_study("fused-kill", fixed, heartbeat_grace=2.0)
         sid = c.create_study({**body, "max_trials": 4, "parallelism": 4, "max_attempts": 5}).id
-        doomed = fleet.workers[0]
-        wait_for(
-            lambda: all(len(c.reports(t.id).data) >= 2 for t in c.trials(sid).data),
-            90,
-            "every member's first epochs",
-            log=doomed,
-        )
-        assert "training 4 trials fused" in doomed.output()
-        fleet.replace(doomed)
+        with worker_process(fleet_be, api.url, concurrency=1, CAVIAR_FUSE_MAX="16") as doomed:
+            wait_for(
+                lambda: all(len(c.reports(t.id).data) >= 2 for t in c.trials(sid).data),
+                90,
+                "every member's first epochs",
+                log=doomed,
+            )
+            assert "training 4 trials fused" in doomed.output()
+            doomed.stop(signal.SIGKILL)  # the whole process group, mid-run
         assert [t.state for t in c.trials(sid).data] == ["running"] * 4
-        wait_for(lambda: c.study(sid).status == "completed", 180, "the study", log=fleet.workers[0])
+        with worker_process(fleet_be, api.url, concurrency=1, CAVIAR_FUSE_MAX="16") as w:
+            wait_for(lambda: c.study(sid).status == "completed", 180, "the study", log=w)
         trials = c.trials(sid).data
         assert [(t.state, t.attempt) for t in trials] == [("completed", 2)] * 4
         for t in trials:

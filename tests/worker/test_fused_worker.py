@@ -59,7 +59,7 @@ def test_same_shape_trials_train_fused_and_each_equals_its_alone_run(
     body = study_body(epochs=6, trials=4)
     with Client(api_url) as c:
         sid = c.create_study(body).id
-        with worker_process(be, api_url, concurrency=1) as w:
+        with worker_process(be, api_url, concurrency=1, CAVIAR_FUSE_MAX="16") as w:
             wait_for(lambda: c.study(sid).status == "completed", 120, "the study", log=w)
             # The companions' own messages find them claimed: acknowledged and skipped.
             wait_for(lambda: w.output().count("not started") == 3, 30, "the skips", log=w)
@@ -79,7 +79,7 @@ def test_a_set_or_a_pause_of_one_member_leaves_the_others_as_they_were(
     body = study_body(epochs=400, trials=4)
     with Client(api_url) as c:
         sid = c.create_study(body).id
-        with worker_process(be, api_url, concurrency=1) as w:
+        with worker_process(be, api_url, concurrency=1, CAVIAR_FUSE_MAX="16") as w:
             first, steered, paused, last = c.trials(sid).data
             wait_for(lambda: len(c.reports(paused.id).data) >= 3, 120, "the first epochs", log=w)
             set_ = c.command(steered.id, "set", {"learning_rate": 0.2})
@@ -106,7 +106,7 @@ def test_a_set_or_a_pause_of_one_member_leaves_the_others_as_they_were(
         assert curve(c, paused.id) == pytest.approx(expected, rel=1e-6)
 
 
-def test_the_worker_fuses_only_fresh_small_shapes_up_to_its_limit(
+def test_the_worker_fuses_only_when_told_and_only_fresh_small_shapes_up_to_its_limit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from worker.objectives.base import Run
@@ -114,6 +114,9 @@ def test_the_worker_fuses_only_fresh_small_shapes_up_to_its_limit(
 
     objective = study_body(epochs=3, trials=1)["objective"]
     fresh, resumed = Run(1, 1, resume=False), Run(1, 2, resume=True)
+    monkeypatch.delenv("CAVIAR_FUSE_MAX", raising=False)
+    assert fusion_size(fresh, {}, objective) == 1  # off unless the worker is told
+    monkeypatch.setenv("CAVIAR_FUSE_MAX", "64")
     assert fusion_size(fresh, {}, objective) == 16  # 32 x 32: the rule's largest run
     assert fusion_size(resumed, {}, objective) == 1  # continues from its checkpoint, alone
     assert fusion_size(fresh, {"hidden_units": 256}, objective) == 1  # 32 x 256: no gain

@@ -22,7 +22,7 @@ from caviar.settings import Settings
 from caviar.trainer_params import parse_hyperparams
 from worker.heartbeat import Beats, Fenced
 from worker.nn import checkpoint
-from worker.nn.fused import FUSE_MAX_MEMBERS, FUSE_MIN_MEMBERS, FusedTrainer, choose_fusion
+from worker.nn.fused import FUSE_MIN_MEMBERS, FusedTrainer, choose_fusion
 from worker.nn.training import TrainingDiverged, TrainingState
 from worker.objectives.base import Paused, Pruned, Run
 from worker.objectives.datasets import load_dataset
@@ -39,14 +39,14 @@ _LEAVES = (CaviarError, httpx.TransportError, Pruned, Fenced)
 def fusion_size(run: Run, params: dict[str, Any], objective: dict[str, Any]) -> int:
     """How many trials (this one included) to train fused with ``run``: 1 for none. Only a
     first attempt that is not a fork fuses (its members all start at epoch 0), and only a
-    shape that :func:`choose_fusion` says gains, up to ``CAVIAR_FUSE_MAX``."""
+    shape that :func:`choose_fusion` says gains, up to ``CAVIAR_FUSE_MAX`` (default 1: never)."""
     if objective.get("kind") != "train" or run.resume:
         return 1
     try:
         config = parse_hyperparams(hyperparameters(objective, params))
     except ValueError:
         return 1  # the trial fails alone, as it would
-    limit = Settings().fuse_max or FUSE_MAX_MEMBERS
+    limit = Settings().fuse_max
     widest = config.hidden_units if config.layers else 0
     return choose_fusion(config.batch_size, widest, limit)
 
