@@ -78,7 +78,7 @@ def test_only_the_leaders_claimer_may_ask_and_only_same_shapes_come(
     assert all(c.params["hidden_units"] == leader.params["hidden_units"] for c in got)
 
 
-def test_a_paused_or_forked_trial_is_no_companion(client: Client) -> None:
+def test_a_paused_trial_is_no_companion(client: Client) -> None:
     sid = train_study(client, 3)
     leader, paused, queued = client.trials(sid).data
     client.command(paused.id, "pause")
