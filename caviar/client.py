@@ -18,6 +18,8 @@ from caviar.schemas import (
     CheckpointsPublic,
     CommandPublic,
     CommandsPublic,
+    Companion,
+    CompanionsAnswer,
     DatasetPublic,
     DatasetsPublic,
     HeartbeatAnswer,
@@ -107,6 +109,10 @@ class Client:
         if trial.claim:
             self._claims[(trial.id, trial.attempt)] = trial.claim
         return trial
+
+    def claim_of(self, trial_id: int, attempt: int) -> str | None:
+        """The claim kept for an attempt, if this client claimed it."""
+        return self._claims.get((trial_id, attempt))
 
     def forget(self, trial_id: int, attempt: int) -> None:
         """Drop the claim kept for an attempt this client is done with."""
@@ -244,6 +250,25 @@ class Client:
         answer = StartAnswer.model_validate(data)
         self.remember(answer)
         return answer
+
+    def companions(
+        self, trial_id: int, attempt: int, count: int, min_count: int = 1
+    ) -> list[Companion]:
+        """Claim up to ``count`` more queued trials to train fused with the claimed attempt
+        (workers); none when fewer than ``min_count`` fit. Their claims are kept."""
+        body = {
+            "attempt": attempt,
+            "worker": self.worker,
+            "nonce": self.nonce,
+            "count": count,
+            "min_count": min_count,
+        }
+        headers = self._claim(trial_id, attempt, None)
+        data = self._call("POST", f"/trials/{trial_id}/companions", json=body, headers=headers)
+        answer = CompanionsAnswer.model_validate(data)
+        for companion in answer.data:
+            self.remember(companion)
+        return answer.data
 
     def heartbeat(self, trial_id: int, attempt: int, claim: str | None = None) -> HeartbeatAnswer:
         body = {"attempt": attempt, "worker": self.worker}

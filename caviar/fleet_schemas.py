@@ -31,6 +31,10 @@ class WorkerPublic(BaseModel):
         description="Seconds of silence after which it is offline: the longest heartbeat "
         "grace among the studies it worked for"
     )
+    running: int = Field(
+        default=0,
+        description="Trials it trains now: more than one when it trains them fused as one network",
+    )
 
 
 class TrialEventPublic(BaseModel):

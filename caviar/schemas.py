@@ -359,6 +359,32 @@ class StartAnswer(TrialPublic):
     commands: list[CommandPublic] | None = None
 
 
+class CompanionsRequest(_In):
+    """A worker that holds ``attempt`` of a ``train`` trial claims up to ``count`` more queued
+    trials of its study to train with it, fused (see the life of a trial). Claims are made as
+    ``/start`` makes them, with the same ``worker`` and ``nonce``, so a request repeated after
+    a lost answer gets the same trials and claims again. Fewer than ``min_count`` candidates:
+    none is claimed."""
+
+    attempt: Attempt
+    worker: WorkerName | None = None
+    nonce: str = Field(min_length=16, max_length=128, pattern=NO_NUL)
+    count: Annotated[int, NotBool] = Field(ge=1, le=MAX_TRIALS_PER_REQUEST)
+    min_count: Annotated[int, NotBool] = Field(default=1, ge=1, le=MAX_TRIALS_PER_REQUEST)
+
+
+class Companion(StartAnswer):
+    """A trial claimed to train fused with another: the claim's answer, with what its own
+    broker message would have said (``seed``, ``resume``)."""
+
+    seed: int
+    resume: bool
+
+
+class CompanionsAnswer(BaseModel):
+    data: list[Companion]
+
+
 class PollRequest(_In):
     attempt: Attempt
     applied: list[Applied] = Field(default_factory=list, max_length=1000)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,6 +33,11 @@ class Settings(BaseSettings):
     # A train objective without ``checkpoint_every`` checkpoints every 5 epochs, but no sooner
     # than this many seconds after its previous checkpoint (and always at the end).
     checkpoint_seconds: float = 2.0
+    # The most trials a worker trains at once as one fused network (worker/nn/fused.py), within
+    # what the fusion rule allows (3 to 16). 1, the default: never fuse. A fused run takes the
+    # queued trials other workers would have run, so it pays only when a study has many more
+    # trials in flight than there are workers (docs/trial-life.md, "Fused runs").
+    fuse_max: int = Field(default=1, ge=1, le=256)
     task_soft_time_limit: int = 3540
     task_time_limit: int = 3600
     # Seconds between re-test scheduler passes (close finished rounds, fire due ones).

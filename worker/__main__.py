@@ -14,6 +14,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__)
     parser.add_argument("--api", help="the api's URL (default: CAVIAR_API_URL)")
     parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument(
+        "--fuse-max",
+        type=int,
+        default=None,
+        help="most trials trained at once as one fused network, within the fusion rule's "
+        "3 to 16 (default: CAVIAR_FUSE_MAX, else 1: never fuse)",
+    )
     parser.add_argument("--loglevel", default="INFO")
     parser.add_argument("--hostname", default=None)
     parser.add_argument(
@@ -25,6 +32,8 @@ def main(argv: list[str] | None = None) -> None:
     # each spinning two BLAS threads on two cores slow each other down many times over.
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
+    if args.fuse_max is not None:
+        os.environ["CAVIAR_FUSE_MAX"] = str(args.fuse_max)
     if args.api:
         os.environ["CAVIAR_API_URL"] = args.api
     if args.quiet:

@@ -88,3 +88,61 @@ class Heartbeat:
                     log.warning("heartbeat of trial %s failed: %s", self.trial_id, exc)
                 if self._stop.wait(self.every):
                     return
+
+
+class Beats:
+    """One thread that beats several claimed attempts (the members of a fused run): ``with
+    Beats(make_client, every) as beats:``, then :meth:`add` each member; :meth:`remove` one
+    when it leaves. A member whose beat gets 409 is fenced (:meth:`fenced`) and no longer
+    beaten; the others go on."""
+
+    def __init__(self, make_client: Callable[[], Client], every: float) -> None:
+        self.make_client = make_client
+        self.every = max(every, 0.05)
+        self._members: dict[int, tuple[int, str | None]] = {}
+        self._fenced: set[int] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="caviar-heartbeats", daemon=True)
+
+    def add(self, trial_id: int, attempt: int, claim: str | None) -> None:
+        with self._lock:
+            self._members[trial_id] = (attempt, claim)
+
+    def remove(self, trial_id: int) -> None:
+        with self._lock:
+            self._members.pop(trial_id, None)
+
+    def fenced(self, trial_id: int) -> bool:
+        with self._lock:
+            return trial_id in self._fenced
+
+    def __enter__(self) -> Beats:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        if self._stop.wait(self.every):
+            return
+        with self.make_client() as client:
+            while True:
+                with self._lock:
+                    members = list(self._members.items())
+                for trial_id, (attempt, claim) in members:
+                    if self._stop.is_set():
+                        return
+                    try:
+                        client.heartbeat(trial_id, attempt, claim=claim)
+                    except Conflict as exc:
+                        log.info("trial %s attempt %s fenced off: %s", trial_id, attempt, exc)
+                        with self._lock:
+                            self._fenced.add(trial_id)
+                            self._members.pop(trial_id, None)
+                    except Exception as exc:  # the api is away: beat again at the next interval
+                        log.warning("heartbeat of trial %s failed: %s", trial_id, exc)
+                if self._stop.wait(self.every):
+                    return

@@ -12,18 +12,19 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import traceback
+from collections.abc import Callable
 from typing import Any
 
 import httpx
-from celery.exceptions import SoftTimeLimitExceeded
 
 from caviar.client import CaviarError, Client, Conflict
 from caviar.settings import Settings
 from worker.api_client import RetryingClient
 from worker.celery_app import app
-from worker.heartbeat import Fenced, Heartbeat
-from worker.objectives import Paused, Pruned, Run, run_objective
+from worker.heartbeat import Beats, Fenced, Heartbeat
+from worker.objectives import Run, run_objective
+from worker.objectives.fused_train import FusedRun, claim_companions, fusion_size
+from worker.outcome import gave_up, settle
 
 log = logging.getLogger("caviar.worker")
 
@@ -75,11 +76,23 @@ def run_trial(
             log.info("trial %s attempt %s not started: %s", trial_id, attempt, exc)
             return "skipped"
         except (httpx.TransportError, CaviarError) as exc:
-            return _gave_up(trial_id, exc, "it stays queued")
+            return gave_up(trial_id, exc, "it stays queued")
+        run = Run(trial_id, attempt, seed, resume, claimed.commands)
+        size = fusion_size(run, params, objective)
+        if size > 1:
+            try:
+                mates = claim_companions(client, run, size)
+            except Conflict as exc:
+                log.info("trial %s attempt %s fenced off: %s", trial_id, attempt, exc)
+                return "fenced"
+            if mates:
+                members = [(run, params), *mates]
+                return _run_fused(client, beat_client, heartbeat_every, members, objective)
         try:
             with Heartbeat(beat_client, trial_id, attempt, heartbeat_every, claimed.claim):
-                run = Run(trial_id, attempt, seed, resume, claimed.commands)
-                return _run(client, run, params, objective)
+                return settle(
+                    client, trial_id, attempt, lambda: run_objective(client, run, params, objective)
+                )
         except Fenced:
             log.info("trial %s attempt %s fenced off; stopped", trial_id, attempt)
             return "fenced"
@@ -87,56 +100,26 @@ def run_trial(
         client.forget(trial_id, attempt)
 
 
-def _run(client: Client, run: Run, params: dict[str, Any], objective: dict[str, Any]) -> str:
-    trial_id, attempt = run.trial_id, run.attempt
-    try:
-        value = run_objective(client, run, params, objective)
-    except Conflict:
-        log.info("trial %s attempt %s fenced off; stopping", trial_id, attempt)
-        return "fenced"
-    except Paused:
-        log.info("trial %s attempt %s paused; its worker slot is free", trial_id, attempt)
-        return "paused"
-    except Pruned as p:
-        return _tell(client, trial_id, attempt, "pruned", p.value, None)
-    except (httpx.TransportError, CaviarError) as exc:
-        return _gave_up(trial_id, exc, "the reaper requeues it")
-    except SoftTimeLimitExceeded:
-        return _tell(client, trial_id, attempt, "failed", None, "time limit exceeded")
-    except Exception as exc:  # the objective failed: the trial fails, no retry
-        error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
-        return _tell(client, trial_id, attempt, "failed", None, error)
-    return _tell(client, trial_id, attempt, "completed", value, None)
-
-
-def _gave_up(trial_id: int, exc: httpx.TransportError | CaviarError, then: str) -> str:
-    """Log why this worker stopped talking to the api about a trial, and what happens to the
-    trial (``then``): a refused token is an error that says how to mend it."""
-    if isinstance(exc, CaviarError) and exc.status in (401, 403):
-        log.error(
-            "trial %s: the api refused this worker (%s); CAVIAR_TOKEN must hold a worker token "
-            "(caviar token create --role worker); %s",
-            trial_id,
-            exc,
-            then,
-        )
-        return "refused"
-    if isinstance(exc, CaviarError) and exc.status < 500:
-        log.warning("trial %s: the api answered %s; %s", trial_id, exc, then)
-    else:
-        log.warning("trial %s: the api stayed away (%s); %s", trial_id, exc, then)
-    return "abandoned"
-
-
-def _tell(
-    client: Client, trial_id: int, attempt: int, state: str, value: float | None, error: str | None
+def _run_fused(
+    client: Client,
+    beat_client: Callable[[], Client],
+    heartbeat_every: float,
+    members: list[tuple[Run, dict[str, Any]]],
+    objective: dict[str, Any],
 ) -> str:
-    try:
-        client.tell(trial_id, attempt, state, value, error)
-    except Conflict as exc:
-        log.info("tell for trial %s attempt %s refused: %s", trial_id, attempt, exc)
-        return "fenced"
-    except (httpx.TransportError, CaviarError) as exc:
-        log.warning("trial %s: could not tell (%s); the reaper requeues it", trial_id, exc)
-        return "abandoned"
-    return state
+    """Train the claimed trial (first) and the companions it claimed as one fused network;
+    the leader's outcome is the task's (each companion's own broker message finds it
+    claimed: 409)."""
+    run = members[0][0]
+    ids = [r.trial_id for r, _ in members]
+    log.info("trial %s: training %d trials fused: %s", run.trial_id, len(members), ids)
+    with Beats(beat_client, heartbeat_every) as beats:
+        for r, _ in members:
+            beats.add(r.trial_id, r.attempt, client.claim_of(r.trial_id, r.attempt))
+        outcomes = FusedRun(client, members, objective, beats).run()
+    log.info(
+        "fused run of %d trials done: %s",
+        len(members),
+        ", ".join(f"{key} {outcome}" for key, outcome in outcomes.items()),
+    )
+    return outcomes.get(run.trial_id, "abandoned")

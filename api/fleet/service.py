@@ -3,6 +3,8 @@ resends (from ``trial_events``), and the broker's queue depth."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -26,6 +28,7 @@ def workers(session: Session, limit: int = 200) -> list[WorkerPublic]:
     rows = liveness.heard(session, limit=limit)
     names = [r.worker for r in rows]
     current: dict[str, TrialRef] = {}
+    holding: Counter[str] = Counter()
     if names:
         running = session.scalars(
             select(Trial)
@@ -33,6 +36,7 @@ def workers(session: Session, limit: int = 200) -> list[WorkerPublic]:
             .order_by(Trial.started_at)
         )
         for t in running:
+            holding[t.worker] += 1  # type: ignore[index]
             current[t.worker] = TrialRef(  # type: ignore[index]
                 id=t.id, study_id=t.study_id, number=t.number, attempt=t.attempt
             )
@@ -45,6 +49,7 @@ def workers(session: Session, limit: int = 200) -> list[WorkerPublic]:
             finished=r.finished,
             online=r.online,
             window=r.window,
+            running=holding[r.worker],
         )
         for r in rows
     ]

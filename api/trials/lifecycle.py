@@ -218,7 +218,13 @@ def hand_out(session: Session, trials: Sequence[Trial]) -> list[Trial]:
 
 
 def claim(
-    session: Session, trial_id: int, attempt: int, worker: str | None, nonce: str | None
+    session: Session,
+    trial_id: int,
+    attempt: int,
+    worker: str | None,
+    nonce: str | None,
+    *,
+    reason: str = "claimed by its worker",
 ) -> Trial:
     """A worker claims ``attempt`` of a queued trial; the answer's trial carries the claim.
 
@@ -237,7 +243,7 @@ def claim(
             "claim": new_claim(),
             "claim_nonce": _digest(nonce),
         },
-        reason="claimed by its worker",
+        reason=reason,
     )
     digest = _digest(nonce)
     if not rows and digest is not None:
@@ -253,6 +259,12 @@ def claim(
     trial = session.get_one(Trial, trial_id)
     session.refresh(trial)
     return trial
+
+
+def claimed_by(worker: str | None, nonce: str | None) -> ColumnElement[bool]:
+    """Trials whose current attempt ``worker`` claimed with ``nonce`` (which it may claim
+    again, after a lost answer)."""
+    return (Trial.worker == worker) & (Trial.claim_nonce == _digest(nonce))
 
 
 # -- the claimed attempt's own writes ----------------------------------------------------------

@@ -5,13 +5,18 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.auth.access import WORKER_READERS, WORKERS
+from api.db.models import Study
 from api.deps import DispatcherDep, ReadSessionDep, SessionDep
 from api.openapi import responses
 from api.params import ClaimHeader, TrialId
 from api.publish import report_public, trial_public
 from api.trials import delivery, hooks
 from api.trials import service as trial_service
+from api.trials.dispatch import message_for
 from caviar.schemas import (
+    Companion,
+    CompanionsAnswer,
+    CompanionsRequest,
     HeartbeatAnswer,
     HeartbeatRequest,
     ReportAnswer,
@@ -60,6 +65,40 @@ def start(trial_id: TrialId, body: StartRequest, session: SessionDep) -> StartAn
     )
     session.commit()
     return answer
+
+
+@router.post(
+    "/{trial_id}/companions",
+    dependencies=[WORKERS],
+    summary="Claim more trials to train fused with this one (workers)",
+    response_model=CompanionsAnswer,
+    responses=responses(400, 404, 409, 422),
+)
+def companions(
+    trial_id: TrialId, body: CompanionsRequest, session: SessionDep, claim: ClaimHeader = None
+) -> CompanionsAnswer:
+    """The worker holding this trial's attempt (its ``Caviar-Claim``) claims up to ``count``
+    more queued first attempts of the study with the same shape (depth, widths, activation,
+    batch size) and the same data, each as ``/start`` would claim it: its own claim and
+    attempt, its pending commands, and its message's ``seed`` and ``resume``. Their own broker
+    messages later get 409 on ``/start``. Fewer than ``min_count`` candidates: none is claimed.
+    409 when this trial's attempt is fenced off."""
+    won = trial_service.companions(session, trial_id, body, claim)
+    study = session.get_one(Study, won[0].study_id) if won else None
+    data = []
+    for trial in won:
+        assert study is not None
+        message = message_for(trial, study)
+        data.append(
+            Companion(
+                **dict(trial_public(trial, claim=True)),
+                commands=delivery.deliver(session, trial.id, []),
+                seed=message.seed,
+                resume=message.resume,
+            )
+        )
+    session.commit()
+    return CompanionsAnswer(data=data)
 
 
 @router.post(

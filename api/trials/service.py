@@ -20,7 +20,9 @@ from api.search.pruners import CONTINUE, PruneDecision
 from api.search.registry import make_pruner
 from api.trials import hooks, lifecycle
 from api.trials.study import config_of, lock
+from caviar.bounds import MAX_TRIALS_PER_REQUEST
 from caviar.schemas import (
+    CompanionsRequest,
     HeartbeatAnswer,
     HeartbeatRequest,
     ReportAnswer,
@@ -32,7 +34,7 @@ from caviar.schemas import (
     TrainObjective,
 )
 from caviar.states import FINISHED_STATES
-from caviar.trainer_params import trial_hyperparameters
+from caviar.trainer_params import parse_hyperparams, trial_hyperparameters
 
 R = TypeVar("R")
 
@@ -58,6 +60,78 @@ def start(
             field="objective.kind",
         )
     return lifecycle.claim(session, trial_id, attempt, worker, nonce)
+
+
+#: What trials must share to train as one fused network (``worker.nn.fused``): same depth,
+#: widths, activation and batch size.
+FUSED_SHAPE = ("layers", "hidden_units", "activation", "batch_size")
+
+
+def fused_shape(objective: TrainObjective, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    """A train trial's shape for fusion; None when its hyperparameters do not parse."""
+    hp = trial_hyperparameters(objective.epochs, objective.fixed, params)
+    try:
+        config = parse_hyperparams(hp)
+    except ValueError:
+        return None
+    return tuple(getattr(config, name) for name in FUSED_SHAPE)
+
+
+def companions(
+    session: Session, trial_id: int, body: CompanionsRequest, claim: str | None
+) -> list[Trial]:
+    """The worker holding ``body.attempt`` of a running ``train`` trial claims up to
+    ``body.count`` more of its study's trials to train fused with it: first attempts of
+    trials that are not forks (no checkpoint: they start at epoch 0, as the leader must), of
+    the same re-test round (the same data) and the same shape. Each is claimed as ``/start``
+    claims it (``lifecycle.claim``), with the worker's own nonce; those it already claimed
+    so, after a lost answer, come back with the same claim. Fewer than ``body.min_count``
+    candidates: none. 409 when the leader's attempt is fenced off."""
+    _beat(session, trial_id, body.attempt, claim, body.worker)
+    leader = get(session, trial_id)
+    objective = config_of(session.get_one(Study, leader.study_id)).objective
+    if not isinstance(objective, TrainObjective):
+        return []
+    shape = fused_shape(objective, leader.params)
+    if shape is None:
+        return []
+    mine = lifecycle.claimed_by(body.worker, body.nonce)
+    candidates = session.scalars(
+        select(Trial)
+        .where(
+            Trial.study_id == leader.study_id,
+            Trial.id != leader.id,
+            Trial.attempt == 1,
+            Trial.parent_id.is_(None),
+            Trial.retest_round_id.is_(None)
+            if leader.retest_round_id is None
+            else Trial.retest_round_id == leader.retest_round_id,
+            (Trial.state == "queued") | ((Trial.state == "running") & mine),
+        )
+        .order_by(Trial.number)
+        .limit(4 * MAX_TRIALS_PER_REQUEST)
+    ).all()
+    fitting = [t for t in candidates if fused_shape(objective, t.params) == shape]
+    if len(fitting) < body.min_count:
+        return []
+    won: list[Trial] = []
+    for trial in fitting:
+        if len(won) == body.count:
+            break
+        try:
+            won.append(
+                lifecycle.claim(
+                    session,
+                    trial.id,
+                    1,
+                    body.worker,
+                    body.nonce,
+                    reason=f"claimed by its worker to train fused with trial {leader.id}",
+                )
+            )
+        except Conflict:
+            continue  # claimed by another worker meanwhile, or paused by a person
+    return won
 
 
 def _beat(

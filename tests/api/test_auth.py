@@ -1,9 +1,9 @@
 """Tokens and roles on a real api: every documented operation, every role, and the Host check.
 
 The expectations are written here from the design, not read from ``api.auth.access``: a worker
-may only claim, report, tell, heartbeat, checkpoint, poll and pause its trials, ask on an external
-study (an external trainer is a worker), and read trials and datasets; a viewer reads; an admin
-does everything.
+may only claim (its trial, and companions to train fused with it), report, tell, heartbeat,
+checkpoint, poll and pause its trials, ask on an external study (an external trainer is a
+worker), and read trials and datasets; a viewer reads; an admin does everything.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from tests.services import api_server, backend, wait_for
 READS = {"GET", "HEAD", "OPTIONS"}
 WORKER_CALLS = {
     "start",
+    "companions",
     "reports",
     "reports/batch",
     "tell",

@@ -108,7 +108,7 @@ def test_workers_killed_mid_epoch_lose_nothing(
 ) -> None:
     kills = 4
     with Client(api.url) as c, fleet_of(fleet_be, api.url, 2) as fleet:
-        body = train_study("kills", {**QUICK_EPOCH, "epochs": 40}, heartbeat_grace=2.0)
+        body = train_study("kills", {**QUICK_EPOCH, "epochs": 100}, heartbeat_grace=2.0)
         sid = c.create_study({**body, "max_trials": 6, "parallelism": 2, "max_attempts": 10}).id
         busy: Process | None = None
         for _ in range(kills):
@@ -121,7 +121,7 @@ def test_workers_killed_mid_epoch_lose_nothing(
         assert [t.state for t in trials] == ["completed"] * 6
         for t in trials:  # one curve: each epoch once, continued from checkpoints by later
             curve = c.reports(t.id).data  # attempts, and ended by the completing one
-            assert [r.step for r in curve] == list(range(1, 41))
+            assert [r.step for r in curve] == list(range(1, 101))
             attempts = [r.attempt for r in curve]
             assert attempts == sorted(attempts) and attempts[-1] == t.attempt
     log = events(db, sid)
@@ -132,12 +132,55 @@ def test_workers_killed_mid_epoch_lose_nothing(
     assert sum(t.attempt - 1 for t in trials) == len(requeues)
 
 
+def test_a_worker_killed_mid_fused_run_loses_and_duplicates_nothing(
+    fleet_be: Backend, api: ApiProcess, db: sa.Engine
+) -> None:
+    """Four trials trained fused; their worker killed mid-run: each member is requeued alone
+    and continued from its own checkpoint by the next worker, each epoch reported once."""
+    epochs = 300
+    with Client(api.url) as c:
+        fixed = {**QUICK_EPOCH, "layers": 1, "epochs": epochs}
+        body = train_study("fused-kill", fixed, heartbeat_grace=2.0)
+        sid = c.create_study({**body, "max_trials": 4, "parallelism": 4, "max_attempts": 5}).id
+        with worker_process(fleet_be, api.url, concurrency=1, CAVIAR_FUSE_MAX="16") as doomed:
+            wait_for(
+                lambda: all(len(c.reports(t.id).data) >= 2 for t in c.trials(sid).data),
+                90,
+                "every member's first epochs",
+                log=doomed,
+            )
+            assert "training 4 trials fused" in doomed.output()
+            doomed.stop(signal.SIGKILL)  # the whole process group, mid-run
+        assert [t.state for t in c.trials(sid).data] == ["running"] * 4
+        with worker_process(fleet_be, api.url, concurrency=1, CAVIAR_FUSE_MAX="16") as w:
+            wait_for(lambda: c.study(sid).status == "completed", 180, "the study", log=w)
+        trials = c.trials(sid).data
+        assert [(t.state, t.attempt) for t in trials] == [("completed", 2)] * 4
+        for t in trials:
+            curve = c.reports(t.id).data
+            assert [r.step for r in curve] == list(range(1, epochs + 1))
+            attempts = [r.attempt for r in curve]
+            assert attempts == sorted(attempts) and attempts[-1] == 2
+    log = events(db, sid)
+    fused = [e for e in log if e[2] == "claimed" and "fused with" in e[3]]
+    assert len(fused) == 3 and {e[1] for e in fused} == {1}
+    claims = Counter((trial, attempt) for trial, attempt, kind, _ in log if kind == "claimed")
+    assert max(claims.values()) == 1 and len(claims) == 8  # each attempt claimed once
+    requeues = [e for e in log if e[2] == "requeued"]
+    assert len(requeues) == 4 and all("no heartbeat" in e[3] for e in requeues)
+
+
 def test_redis_restarted_empty_mid_study(
     fleet_be: Backend, api: ApiProcess, redis_server: RedisServer, db: sa.Engine
 ) -> None:
     """Messages waiting in Redis are gone after the restart; the api notices the shortfall in
-    the queue and resends them within seconds (its slow path would wait 120 s)."""
-    with Client(api.url) as c, worker_process(fleet_be, api.url, concurrency=1) as w:
+    the queue and resends them within seconds (its slow path would wait 120 s). The worker
+    trains one trial at a time, so that trials wait their turn in Redis (a fused run would
+    claim them from the queue)."""
+    with (
+        Client(api.url) as c,
+        worker_process(fleet_be, api.url, concurrency=1, CAVIAR_FUSE_MAX="1") as w,
+    ):
         body = train_study("redis", {**QUICK_EPOCH, "epochs": 6})
         sid = c.create_study({**body, "max_trials": 8, "parallelism": 4}).id
         wait_for(lambda: c.study(sid).counts["completed"] >= 2, 60, "two trials", log=w)

@@ -39,7 +39,12 @@ function workerRow(w) {
     h("td", { "data-testid": "worker-name" }, w.worker),
     h("td", { "data-testid": "worker-state" }, workerState(w)),
     h("td", { "data-testid": "worker-host" }, w.host ?? "—"),
-    h("td", {}, w.current_trial ? trialLink(w.current_trial) : h("span", { class: "muted" }, w.online ? "idle" : "—")),
+    h(
+      "td",
+      {},
+      w.current_trial ? trialLink(w.current_trial) : h("span", { class: "muted" }, w.online ? "idle" : "—"),
+      w.running > 1 ? h("span", { class: "muted", "data-testid": "worker-fused" }, ` + ${w.running - 1} fused`) : null,
+    ),
     h("td", { "data-testid": "worker-heard", title: w.last_heard ?? "" }, ago(w.last_heard)),
     h("td", { class: "num", "data-testid": "worker-finished" }, w.finished),
   );
