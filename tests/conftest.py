@@ -51,7 +51,7 @@ def tmp(tmp_path: Path) -> Path:
     return tmp_path
 
 
-# The slowest modules first (from `pytest --durations`), so that the two processes of
+# The slowest modules first (from `pytest --durations`), so that the processes of
 # `make test` finish together: pytest-xdist hands out whole modules (--dist loadfile) in the
 # collection's order (--no-loadscope-reorder). Every other module keeps its place after them.
 SLOW_FIRST = (
@@ -68,6 +68,7 @@ SLOW_FIRST = (
     "tests/worker/test_retests_end_to_end.py",
     "tests/test_readme.py",
     "tests/examples/test_examples.py",
+    "tests/worker/test_fused_worker.py",
     "tests/caviar/test_cli_output.py",
     "tests/caviar/test_runner.py",
     "tests/web/test_dashboard.py",

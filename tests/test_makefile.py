@@ -43,5 +43,5 @@ def test_make_test_installs_the_dev_extras() -> None:
     assert (
         plan.strip()
         .splitlines()[-1]
-        .endswith("python -m pytest -n 2 --dist loadfile --no-loadscope-reorder")
+        .endswith("python -m pytest -n 3 --dist loadfile --no-loadscope-reorder")
     )

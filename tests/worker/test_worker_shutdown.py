@@ -74,10 +74,10 @@ def test_ctrl_backslash_to_the_whole_group_stops_a_worker_that_has_worked(
         "name": "quick",
         "objective": {"kind": "function", "name": "quadratic"},
         "space": {"w": {"type": "float", "low": -10, "high": 20}},
-        "max_trials": 12,
+        "max_trials": 8,
         "parallelism": 4,
     }
-    for round_ in range(4):
+    for round_ in range(3):
         with worker_process(be, url, concurrency=2) as w, Client(url) as c:
             study = c.create_study({**body, "name": f"quick-{round_}"})
             wait_for(partial(_completed, c, study.id), 60, "the study", log=w)
