@@ -42,7 +42,9 @@ class Heard:
 def heard(session: Session, *, offline_only: bool = False, limit: int = 200) -> list[Heard]:
     """Workers heard of within ``WORKER_WINDOW``: online ones first, then offline ones, each
     group most recently heard first."""
-    last = func.coalesce(Trial.finished_at, Trial.heartbeat_at, Trial.started_at)
+    # Heard of: its claim, beats, reports and tell; never a finish by someone else (a stop, a
+    # cancel, the reaper's fail), which sets finished_at only.
+    last = func.coalesce(Trial.heartbeat_at, Trial.started_at)
     last_heard = func.max(last)
     silent: ColumnElement[float] = func.min(seconds_since(last))
     window: ColumnElement[float] = func.max(func.coalesce(Study.heartbeat_grace, DEFAULT_GRACE))

@@ -380,7 +380,8 @@ def finish(
         session,
         "finish",
         [Trial.id == trial.id, Trial.attempt == attempt, Trial.claim == claim],
-        {"value": value, "error": error, "finished_at": db_now()},
+        # its worker's tell is the last time it was heard of (the fleet's liveness)
+        {"value": value, "error": error, "finished_at": db_now(), "heartbeat_at": db_now()},
         enters=state,
     )
     if won:

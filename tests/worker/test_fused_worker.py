@@ -125,3 +125,22 @@ def test_the_worker_fuses_only_when_told_and_only_fresh_small_shapes_up_to_its_l
     assert fusion_size(fresh, {}, objective) == 4
     monkeypatch.setenv("CAVIAR_FUSE_MAX", "2")  # below the rule's smallest fused run
     assert fusion_size(fresh, {}, objective) == 1
+
+
+def test_a_fused_run_at_its_time_limit_leaves_each_member_to_a_next_attempt(
+    be: Backend, api_url: str
+) -> None:
+    """The task's time limit was the fused run's, not a member's: at it, each member is left
+    without a tell (the reaper requeues it, its next attempt continues alone), never failed
+    for good as a trial too long for the limit would be."""
+    body = study_body(epochs=5000, trials=4, heartbeat_grace=2)
+    with Client(api_url) as c:
+        sid = c.create_study(body).id
+        env = {"CAVIAR_FUSE_MAX": "16", "CAVIAR_TASK_SOFT_TIME_LIMIT": "3"}
+        with worker_process(be, api_url, concurrency=1, **env) as w:
+            wait_for(lambda: "reached its time limit" in w.output(), 60, "the limit", log=w)
+            after_limit = c.trials(sid).data
+            wait_for(lambda: all(t.attempt >= 2 for t in c.trials(sid).data), 60, "requeues", log=w)
+        assert "training 4 trials fused" in w.output()
+        assert not [t for t in after_limit if t.state == "failed"], after_limit
+        assert all(t.state != "failed" or t.attempt >= 2 for t in c.trials(sid).data)

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+from celery.exceptions import SoftTimeLimitExceeded
 
 from caviar.client import CaviarError, Client, Conflict
 from caviar.settings import Settings
@@ -136,7 +137,14 @@ class FusedRun:
                         self._leave(key, _raising(metrics))
                     elif key in fused:
                         self._epoch(key, metrics)
-        except Exception as exc:  # the dataset, or the time limit: every member left ends so
+        except SoftTimeLimitExceeded:
+            # The limit was the fused run's, not a member's: each member left is abandoned (no
+            # tell), so the reaper requeues it and its next attempt continues alone from its
+            # checkpoint, where the limit is its own again.
+            for key in self.members:
+                if key not in self.outcomes:
+                    self._abandon(key)
+        except Exception as exc:  # the dataset: every member left ends so
             for key in self.members:
                 if key not in self.outcomes:
                     self._leave(key, _raising(exc))
@@ -199,6 +207,28 @@ class FusedRun:
         run = self.members[key].run
         self.outcomes[key] = settle(self.client, run.trial_id, run.attempt, work)
         self.client.forget(run.trial_id, run.attempt)
+
+    def _abandon(self, key: int) -> None:
+        """Member ``key`` stops here without a tell; its reported steps are sent first."""
+        if self.fused is not None and key in self.fused:
+            self.fused.remove(key)
+        self.beats.remove(key)
+        m = self.members[key]
+        try:
+            m.reports.flush()
+        except Pruned as p:  # its last steps were pruned: it ends so, as alone
+            self.outcomes[key] = settle(self.client, m.run.trial_id, m.run.attempt, _raising(p))
+            self.client.forget(m.run.trial_id, m.run.attempt)
+            return
+        except (httpx.TransportError, CaviarError):
+            pass  # the steps not sent are trained again by the next attempt
+        log.warning(
+            "trial %s: the fused run reached its time limit; the reaper requeues the trial and "
+            "its next attempt continues alone from its checkpoint",
+            m.run.trial_id,
+        )
+        self.outcomes[key] = "abandoned"
+        self.client.forget(m.run.trial_id, m.run.attempt)
 
 
 def _raising(exc: BaseException) -> Callable[[], float]:
