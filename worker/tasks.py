@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -68,6 +69,9 @@ def run_trial(
         return Client(Settings().api_url, timeout=max(heartbeat_every, 2.0), worker=worker)
 
     client = api_client(worker)
+    # A nonce of this task's own: a repeated /start or /companions after a lost answer claims
+    # again what this task claimed, never an attempt an earlier task of this process gave up.
+    client.nonce = secrets.token_urlsafe(24)
     try:
         try:
             claimed = client.start(trial_id, attempt)
