@@ -9,6 +9,7 @@ outcome (:func:`worker.outcome.settle`); the others go on. One heartbeat thread 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -134,6 +135,8 @@ class FusedRun:
             while len(fused):
                 for key, metrics in fused.run_epoch().items():
                     if isinstance(metrics, TrainingDiverged):
+                        with contextlib.suppress(Pruned, httpx.TransportError, CaviarError):
+                            self.members[key].reports.flush()  # the curve up to it
                         self._leave(key, _raising(metrics))
                     elif key in fused:
                         self._epoch(key, metrics)

@@ -3,16 +3,18 @@ person's commands, and checkpointing through the api."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
+import httpx
 import numpy as np
 
-from caviar.client import Client
+from caviar.client import CaviarError, Client
 from caviar.settings import Settings
 from caviar.trainer_params import trial_hyperparameters
 from worker.nn import checkpoint
-from worker.nn.training import Trainer
-from worker.objectives.base import Paused, Run
+from worker.nn.training import Trainer, TrainingDiverged
+from worker.objectives.base import Paused, Pruned, Run
 from worker.objectives.datasets import load_dataset
 from worker.objectives.reporting import FLUSH_EVERY, CheckpointClock, Reports
 from worker.objectives.steering import PauseRequested, Steering
@@ -64,6 +66,10 @@ def run_train(client: Client, run: Run, params: dict[str, Any], objective: dict[
             if save:
                 client.put_checkpoint(trial_id, attempt, epoch, checkpoint.dumps(trainer.state()))
                 clock.written()
+    except TrainingDiverged:
+        with contextlib.suppress(Pruned, httpx.TransportError, CaviarError):
+            reports.flush()  # the curve up to the divergence, then the failure
+        raise
     except PauseRequested as pause:
         reports.flush()
         client.put_checkpoint(trial_id, attempt, pause.step, pause.state)
